@@ -1,0 +1,55 @@
+# The README's two commands: `make demo` and `make test`. Both set up everything they need on a fresh
+# Debian machine (system packages through apt when missing, the virtual environment, the database).
+
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_HOST ?= 127.0.0.1
+DEMO_PORT ?= 8000
+SANDBOX_PORT ?= 8765
+APT_PACKAGES_TEST := postgresql redis-server chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test lint bench system-deps-test venv clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+# PostgreSQL, Redis and Chromium for the suite, from apt when any is missing.
+system-deps-test:
+	@missing=""; \
+	  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	  command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	  test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	  if [ -n "$$missing" ]; then \
+	    echo "Installing system packages:$$missing"; \
+	    $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+test: system-deps-test $(STAMP) lint
+	$(BIN)/python -m tests.services -- $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	$(BIN)/python manage.py migrate --noinput -v0
+	$(BIN)/python manage.py createcachetable
+	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py rundemo --host $(DEMO_HOST) --port $(DEMO_PORT) --sandbox-port $(SANDBOX_PORT)
+
+bench: system-deps-test $(STAMP)
+	$(BIN)/python -m tests.services -- $(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) var

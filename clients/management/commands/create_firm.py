@@ -1,0 +1,62 @@
+"""``manage.py create_firm --name NAME --slug SLUG --admin-email E``: a firm and its first admin."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from clients.services import firm_create_with_admin
+
+
+class Command(BaseCommand):
+    help = "Create a firm and its first admin. The password comes from --password-env, or a prompt."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--name", required=True, help="The firm's name, e.g. 'Accountants & Co'.")
+        parser.add_argument("--slug", required=True, help="Short id used in URLs, e.g. 'accountants-co'.")
+        parser.add_argument("--admin-email", required=True, help="The first admin's e-mail (log-in).")
+        parser.add_argument(
+            "--password-env",
+            metavar="VAR",
+            help="Read the admin's password from this environment variable (never from the command line, "
+            "where other users of the machine could read it). Without it, you are prompted.",
+        )
+        parser.add_argument(
+            "--no-password", action="store_true", help="Create the admin without a usable password."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        password: str | None = None
+        if options["password_env"]:
+            password = os.environ.get(options["password_env"])
+            if not password:
+                raise CommandError(f"The environment variable {options['password_env']} is empty or unset.")
+        elif not options["no_password"]:
+            password = getpass.getpass("Password for the admin: ")
+            if not password:
+                raise CommandError("An empty password was given; use --no-password to create none.")
+        try:
+            membership = firm_create_with_admin(
+                name=options["name"],
+                slug=options["slug"],
+                admin_email=options["admin_email"],
+                admin_password=password,
+            )
+        except ValidationError as error:
+            raise CommandError("; ".join(_messages(error))) from error
+        self.stdout.write(
+            f"Created firm '{membership.firm.name}' (slug {membership.firm.slug}) "
+            f"with admin {membership.user.get_username()}."
+        )
+
+
+def _messages(error: ValidationError) -> list[str]:
+    if hasattr(error, "message_dict"):
+        return [
+            f"{field}: {message}" for field, messages in error.message_dict.items() for message in messages
+        ]
+    return list(error.messages)

@@ -1,0 +1,85 @@
+"""Write-side operations on firms, people and client files. Views and commands call these; nothing else
+writes these models."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email, validate_slug
+from django.db import transaction
+
+from .models import ClientFile, Firm, Membership, Role
+
+
+def _clean_text(value: str, *, field: str, max_length: int) -> str:
+    cleaned = " ".join(value.split())
+    if not cleaned:
+        raise ValidationError({field: "This field is required."})
+    if len(cleaned) > max_length:
+        raise ValidationError({field: f"At most {max_length} characters (this one has {len(cleaned)})."})
+    return cleaned
+
+
+def user_get_or_create(*, email: str, password: str | None = None, full_name: str = "") -> User:
+    """The user who logs in with ``email``; created (with ``password``) when new."""
+    email = email.strip().lower()
+    validate_email(email)
+    user, created = User.objects.get_or_create(username=email, defaults={"email": email})
+    if created:
+        first, _, last = full_name.strip().partition(" ")
+        user.first_name, user.last_name = first[:150], last[:150]
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.save()
+    return user
+
+
+@transaction.atomic
+def firm_create(*, name: str, slug: str) -> Firm:
+    name = _clean_text(name, field="name", max_length=200)
+    slug = slug.strip().lower()
+    validate_slug(slug)
+    if Firm.objects.filter(slug=slug).exists():
+        raise ValidationError({"slug": f"A firm with the slug '{slug}' already exists."})
+    return Firm.objects.create(name=name, slug=slug)
+
+
+@transaction.atomic
+def membership_set(
+    *, firm: Firm, user: User, role: Role | str, client_files: Iterable[ClientFile] = ()
+) -> Membership:
+    """Give ``user`` exactly one role in ``firm`` (replacing any earlier one)."""
+    if role not in Role.values:
+        raise ValidationError({"role": f"Unknown role {role!r}; choose one of {', '.join(Role.values)}."})
+    files = list(client_files)
+    if any(client_file.firm_id != firm.pk for client_file in files):
+        raise ValidationError({"client_files": "A client file of another firm cannot be given."})
+    membership, _ = Membership.objects.update_or_create(user=user, firm=firm, defaults={"role": role})
+    membership.client_files.set(files)
+    return membership
+
+
+@transaction.atomic
+def firm_create_with_admin(
+    *, name: str, slug: str, admin_email: str, admin_password: str | None
+) -> Membership:
+    """A new firm and its first admin: the operator's way in (``manage.py create_firm``)."""
+    firm = firm_create(name=name, slug=slug)
+    admin = user_get_or_create(email=admin_email, password=admin_password)
+    return membership_set(firm=firm, user=admin, role=Role.ADMIN)
+
+
+@transaction.atomic
+def client_file_create(*, firm: Firm, name: str, file_code: str) -> ClientFile:
+    name = _clean_text(name, field="name", max_length=200)
+    file_code = _clean_text(file_code, field="file_code", max_length=50)
+    existing = ClientFile.objects.filter(firm=firm, file_code__iexact=file_code).first()
+    if existing is not None:
+        raise ValidationError(
+            {"file_code": f"The file code '{file_code}' is already used by {existing.name}."}
+        )
+    return ClientFile.objects.create(firm=firm, name=name, file_code=file_code)

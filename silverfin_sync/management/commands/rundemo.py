@@ -1,0 +1,87 @@
+"""``manage.py rundemo``: the whole product on its embedded default, from one command.
+
+Starts, as child processes sharing this environment: the web site (Django's server), one Celery worker with
+beat embedded (filesystem broker, SQLite) and the WinbooksOnWeb sandbox on loopback. Ctrl-C, or any child
+ending, stops them all.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+
+class Command(BaseCommand):
+    help = "Run the site, a Celery worker with beat, and the WinbooksOnWeb sandbox, until Ctrl-C."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--sandbox-port", type=int, default=8765)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        python = sys.executable
+        commands = {
+            "sandbox": [
+                python,
+                "-m",
+                "winbooks.sandbox",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(options["sandbox_port"]),
+                "--demo",
+            ],
+            "worker": [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "silverfin_sync",
+                "worker",
+                "--beat",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                "2",
+                "-Q",
+                "syncs,syncs-now",
+            ],
+            "web": [python, "manage.py", "runserver", "--noreload", f"{options['host']}:{options['port']}"],
+        }
+        children: dict[str, subprocess.Popen[bytes]] = {}
+        stopping = False
+
+        def stop(*_: object) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        for name, command in commands.items():
+            children[name] = subprocess.Popen(command)  # noqa: S603
+        self.stdout.write(
+            f"\nSite:    http://{options['host']}:{options['port']}/  (Ctrl-C stops everything)\n"
+            f"Sandbox: http://127.0.0.1:{options['sandbox_port']}/  (a local WinbooksOnWeb)\n"
+        )
+        try:
+            while not stopping:
+                ended = [name for name, child in children.items() if child.poll() is not None]
+                if ended:
+                    self.stderr.write(f"{', '.join(ended)} stopped; stopping the rest.")
+                    break
+                time.sleep(0.5)
+        finally:
+            for child in children.values():
+                if child.poll() is None:
+                    child.send_signal(signal.SIGTERM)
+            for child in children.values():
+                try:
+                    child.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    child.kill()
