@@ -1,0 +1,660 @@
+"""HTTP client for the WinbooksOnWeb (WoW) REST API.
+
+Reference: docs/winbooks-api.md (the contract shared with winbooks/sandbox and the sync engine).
+
+One ``WinbooksClient`` serves one connection (one e-mail and its tokens) and is not thread-safe: give each
+worker its own. Every HTTP request it makes, including token calls, retries and ContinuePath
+continuations, is counted in ``api_calls`` and ``api_calls_by_kind``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random as _random
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, Final, TypeVar
+from urllib.parse import quote, urlencode
+
+import requests
+from urllib3.exceptions import MaxRetryError, NewConnectionError
+
+from .auth import (
+    REFRESH_MARGIN,
+    TokenSet,
+    auth_error,
+    basic_authorization,
+    exchange_form,
+    redact,
+    refresh_form,
+    tokens_from_json,
+)
+from .dates import dumps, loads
+from .entities import entity
+from .exceptions import (
+    WinbooksAuthError,
+    WinbooksBadPayload,
+    WinbooksBadRequest,
+    WinbooksError,
+    WinbooksForbidden,
+    WinbooksNotFound,
+    WinbooksRateLimited,
+    WinbooksTransientError,
+    WinbooksUnreachable,
+)
+from .pagination import Key, Page, deep_merge, keyset_query, merge_chunks, record_key
+from .query import Condition, Query
+from .records import Record
+
+__all__ = ["DEFAULT_API_URL", "DEFAULT_TIMEOUT", "RefreshCoordinator", "WinbooksClient", "exchange_token"]
+
+DEFAULT_API_URL: Final = "https://rapi.winbooksonweb.be"
+#: (connect, read) seconds.
+DEFAULT_TIMEOUT: Final = (5.0, 60.0)
+USER_AGENT: Final = "silverfin-sync-winbooks-client/1"
+
+#: ``coordinator(stale_tokens, do_refresh) -> tokens to use``; ``do_refresh(tokens)`` performs the HTTP
+#: refresh and returns the new tokens.
+RefreshCoordinator = Callable[[TokenSet, Callable[[TokenSet], TokenSet]], TokenSet]
+
+R = TypeVar("R", bound=Record)
+logger = logging.getLogger(__name__)
+
+_JSON = "application/json"
+_TOKEN_PATH = "/OAuth20/Token"
+_ERROR_TEXT_LIMIT = 2000
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _not_sent(exc: requests.RequestException) -> bool:
+    """Whether a failed request certainly never reached the server (safe to repeat a single-use grant)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.ConnectionError) and exc.args:
+        cause = exc.args[0]
+        return isinstance(cause, MaxRetryError) and isinstance(cause.reason, NewConnectionError)
+    return False
+
+
+class WinbooksClient:
+    """Client of one WoW connection.
+
+    ``tokens`` may be ``None`` until ``exchange()`` is called. The access token is refreshed when it has
+    expired by the injected clock (30 s early) or when a data call answers 401, once per request; the
+    refresh goes through ``refresh_coordinator(stale, do_refresh)`` when given (for single-flight refresh
+    across workers), otherwise ``do_refresh`` runs directly and ``on_tokens_refreshed(new)`` is called.
+
+    Transient failures are retried ``max_retries`` times: 429 after ``Retry-After`` (a longer wait than
+    ``retry_after_cap`` raises ``WinbooksRateLimited`` at once), 5xx and connection errors/timeouts with
+    exponential backoff and jitter. 400, 403, 404 and a 401 after a refresh are never retried. Token
+    requests are only repeated when the server cannot have consumed the single-use grant (429, 503,
+    connection never established).
+    """
+
+    def __init__(
+        self,
+        *,
+        api_url: str = DEFAULT_API_URL,
+        email: str,
+        tokens: TokenSet | None,
+        on_tokens_refreshed: Callable[[TokenSet], None] | None = None,
+        refresh_coordinator: RefreshCoordinator | None = None,
+        session: requests.Session | None = None,
+        timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+        max_retries: int = 3,
+        sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], datetime] = _utcnow,
+        random: Callable[[], float] = _random.random,
+        retry_after_cap: float = 60.0,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        max_chunks: int = 10_000,
+    ) -> None:
+        if not api_url.startswith(("https://", "http://")):
+            raise ValueError("api_url must start with https:// or http://")
+        if not email:
+            raise ValueError("email is required (the token endpoint authenticates with it)")
+        if max_retries < 0:
+            raise ValueError("max_retries must be >= 0")
+        self.api_url = api_url.rstrip("/")
+        self._email = email
+        self._tokens = tokens
+        self._on_tokens_refreshed = on_tokens_refreshed
+        self._refresh_coordinator = refresh_coordinator
+        self._own_session = session is None
+        self._session = session if session is not None else requests.Session()
+        self._timeout = timeout
+        self._max_retries = max_retries
+        self._sleep = sleep
+        self._now = now
+        self._random = random
+        self._retry_after_cap = retry_after_cap
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self._max_chunks = max_chunks
+        #: Every HTTP request made (token calls, retries and ContinuePath continuations included).
+        self.api_calls = 0
+        #: The same count per kind: "token", "get", "list", "criteria".
+        self.api_calls_by_kind: dict[str, int] = {}
+
+    def __repr__(self) -> str:
+        return f"WinbooksClient(api_url={self.api_url!r}, api_calls={self.api_calls})"
+
+    def __enter__(self) -> WinbooksClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Reference: docs/winbooks-api.md, "Hosts" (no route: releases the HTTP session it created)."""
+        if self._own_session:
+            self._session.close()
+
+    @property
+    def tokens(self) -> TokenSet | None:
+        """Reference: docs/winbooks-api.md, "Authentication".
+
+        The tokens in use (updated after every exchange or refresh).
+        """
+        return self._tokens
+
+    # --- tokens -------------------------------------------------------------------------------------
+
+    def exchange(self, exchange_token: str) -> TokenSet:
+        """Reference: docs/winbooks-api.md, "Authentication" (Exchange).
+
+        Trade a (single-use) exchange token for tokens, keep them and pass them to ``on_tokens_refreshed``.
+        Raises ``WinbooksAuthError`` when refused (``reason`` from the OAuth ``error`` field).
+        """
+        tokens = self._token_request(exchange_form(exchange_token), grant="exchange", previous=None)
+        self._tokens = tokens
+        if self._on_tokens_refreshed is not None:
+            self._on_tokens_refreshed(tokens)
+        return tokens
+
+    def refresh(self) -> TokenSet:
+        """Reference: docs/winbooks-api.md, "Authentication" (Refresh).
+
+        Refresh now (through the refresh coordinator), e.g. to test a stored connection.
+        """
+        return self._refresh(self._require_tokens())
+
+    def _do_refresh(self, tokens: TokenSet) -> TokenSet:
+        return self._token_request(
+            refresh_form(tokens.refresh_token), grant="refresh", previous=tokens, extra_secrets=(tokens,)
+        )
+
+    def _default_coordinator(self, stale: TokenSet, do_refresh: Callable[[TokenSet], TokenSet]) -> TokenSet:
+        new = do_refresh(stale)
+        self._tokens = new
+        if self._on_tokens_refreshed is not None:
+            self._on_tokens_refreshed(new)
+        return new
+
+    def _refresh(self, stale: TokenSet) -> TokenSet:
+        coordinator = self._refresh_coordinator or self._default_coordinator
+        new = coordinator(stale, self._do_refresh)
+        if not isinstance(new, TokenSet):
+            raise TypeError("refresh_coordinator must return a TokenSet")
+        self._tokens = new
+        return new
+
+    def _require_tokens(self) -> TokenSet:
+        if self._tokens is None:
+            raise WinbooksAuthError("no tokens: exchange a token first", reason="no_tokens")
+        return self._tokens
+
+    def _token_request(
+        self,
+        form: Mapping[str, str],
+        *,
+        grant: str,
+        previous: TokenSet | None,
+        extra_secrets: tuple[TokenSet, ...] = (),
+    ) -> TokenSet:
+        url = self.api_url + _TOKEN_PATH
+        headers = {
+            "Authorization": basic_authorization(self._email),
+            "Accept": _JSON,
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
+        secrets = [*self._secrets(*extra_secrets), *form.values()]
+        response = self._http(
+            "token",
+            "POST",
+            url,
+            headers=headers,
+            data=urlencode(form).encode("ascii"),
+            token=True,
+            secrets=secrets,
+        )
+        status = response.status_code
+        if 200 <= status < 300:
+            data = self._json(response, "POST", url, secrets)
+            return tokens_from_json(data, now=self._clock(), previous=previous)
+        body = self._error_body(response, secrets)
+        if 400 <= status < 500:
+            raise auth_error(grant=grant, status=status, body=body, method="POST", url=url, secrets=secrets)
+        raise self._status_error(response, "POST", url, body, secrets)
+
+    # --- reading ------------------------------------------------------------------------------------
+
+    def get_one(
+        self, om: str, code_or_id: str, folder: str, *, max_level: int = 1, none_on_404: bool = False
+    ) -> dict[str, Any] | None:
+        """Reference: docs/winbooks-api.md, "Routes for data" (One object by code or Id).
+
+        The object ``om`` (singular, e.g. ``"Customer"``) with this code or Id in ``folder``, or ``None``
+        when the server answers 204. A 404 raises ``WinbooksNotFound`` (it means an unknown folder) unless
+        ``none_on_404`` is set by a caller that knows the folder exists.
+        """
+        url = self._route(entity(om).om, _segment(code_or_id, "code_or_id"), folder, max_level=max_level)
+        result: dict[str, Any] | None = None
+        try:
+            for payload in self._chunks("get", "GET", url, None):
+                if payload is None:
+                    continue
+                if not isinstance(payload, dict):
+                    raise WinbooksBadPayload("expected a JSON object", method="GET", url=url)
+                result = payload if result is None else deep_merge(result, payload)
+        except WinbooksNotFound:
+            if none_on_404:
+                return None
+            raise
+        return result
+
+    def iter_all(self, om: str, folder: str, *, max_level: int = 1) -> Iterator[dict[str, Any]]:
+        """Reference: docs/winbooks-api.md, "Routes for data" (All objects of a type) and "Chunking".
+
+        Every object of type ``om`` in ``folder``, lazily, following ContinuePath.
+        """
+        url = self._route(entity(om).plural, None, folder, max_level=max_level)
+        for item in self._items("list", "GET", url, None):
+            if not isinstance(item, dict):
+                raise WinbooksBadPayload("expected a list of JSON objects", method="GET", url=url)
+            yield item
+
+    def iter_records(self, record_type: type[R], folder: str, *, max_level: int = 1) -> Iterator[R]:
+        """Reference: docs/winbooks-api.md, "Records".
+
+        ``iter_all`` of ``record_type.OM`` turned into typed records, e.g.
+        ``client.iter_records(BookYear, "DEMO_BV")``.
+        """
+        for item in self.iter_all(record_type.OM, folder, max_level=max_level):
+            yield record_type.from_json(item)
+
+    def iter_criteria(self, folder: str, query: Query) -> Iterator[Any]:
+        """Reference: docs/winbooks-api.md, "ExecuteCriteria" and "Chunking (ContinuePath)".
+
+        The rows of ``query``, lazily, following ContinuePath: objects, or with projections positional
+        arrays (a flat list of scalars with a single projection).
+        """
+        url = self._route(query.plural, None, folder, max_level=query.max_level, action="ExecuteCriteria")
+        body = dumps(query.to_json()).encode("utf-8")
+        return self._items("criteria", "POST", url, body)
+
+    def execute_criteria(self, folder: str, query: Query) -> list[Any]:
+        """Reference: docs/winbooks-api.md, "ExecuteCriteria" and "Chunking (ContinuePath)".
+
+        All rows of ``query`` (ContinuePath followed to the end).
+        """
+        return list(self.iter_criteria(folder, query))
+
+    def iter_pages(self, folder: str, query: Query, page_size: int = 500) -> Iterator[list[Any]]:
+        """Reference: docs/winbooks-api.md, "ExecuteCriteria" (FirstResult, MaxResult).
+
+        Offset paging: pages of ``page_size`` rows from ``query.first_result``, until a page is short. Give
+        the query a total order (e.g. ``order_by("Id")``), or rows may move between pages.
+        """
+        if page_size < 1:
+            raise ValueError("page_size must be >= 1")
+        offset = query.first_result
+        while True:
+            rows = self.execute_criteria(folder, query.paged(offset, page_size))
+            if rows:
+                yield rows
+            if len(rows) < page_size:
+                return
+            offset += page_size
+
+    def iter_changed(
+        self,
+        folder: str,
+        om: str,
+        *,
+        since: datetime | None,
+        after: Key | None = None,
+        page_size: int = 500,
+        max_level: int = 1,
+        conditions: Sequence[Condition] = (),
+    ) -> Iterator[Page]:
+        """Reference: docs/winbooks-api.md, "How the engine reads" (Changed since a cursor, keyset-paged).
+
+        Objects of ``om`` modified since ``since`` (all objects when ``None``), in pages ordered by
+        ``(Modified, Id)``. ``after`` resumes after a page's ``last_key`` (and then replaces ``since``).
+        Extra ``conditions`` (e.g. ``in_("BookPeriod_Id", ids)``) are AND-ed to every page's query.
+        Ends after a page with fewer than ``page_size`` rows; empty pages are not yielded. A record that the
+        previous page already returned is dropped, and a page that does not move the key forward raises
+        ``WinbooksBadPayload`` rather than looping.
+        """
+        key = after
+        previous_ids: set[str] = set()
+        while True:
+            query = keyset_query(
+                om, since=since, after=key, page_size=page_size, max_level=max_level, conditions=conditions
+            )
+            rows = self.execute_criteria(folder, query)
+            if rows:
+                new_key = record_key(rows[-1])
+                if key is not None and new_key == key:
+                    raise WinbooksBadPayload("keyset paging did not advance (the server ignored the cursor)")
+                records: list[dict[str, Any]] = []
+                for row in rows:
+                    record_key(row)  # every row must be a keyed object
+                    if row["Id"] not in previous_ids:
+                        records.append(row)
+                previous_ids = {row["Id"] for row in rows}
+                key = new_key
+                if records:
+                    yield Page(records=records, last_key=new_key)
+            if len(rows) < page_size:
+                return
+
+    # --- plumbing -----------------------------------------------------------------------------------
+
+    def _route(
+        self, om: str, code: str | None, folder: str, *, max_level: int, action: str | None = None
+    ) -> str:
+        parts = ["app", om]
+        if code is not None:
+            parts.append(quote(code, safe=""))
+        parts += ["Folder", quote(_segment(folder, "folder"), safe="")]
+        if action:
+            parts.append(action)
+        if max_level < 0:
+            raise ValueError("max_level must be >= 0")
+        return f"{self.api_url}/{'/'.join(parts)}?maxLevel={int(max_level)}"
+
+    def _items(self, kind: str, method: str, url: str, body: bytes | None) -> Iterator[Any]:
+        return merge_chunks(self._list_chunks(kind, method, url, body))
+
+    def _list_chunks(self, kind: str, method: str, url: str, body: bytes | None) -> Iterator[list[Any]]:
+        for payload in self._chunks(kind, method, url, body):
+            if payload is None:
+                continue
+            if not isinstance(payload, list):
+                raise WinbooksBadPayload("expected a JSON list", method=method, url=url)
+            yield payload
+
+    def _chunks(self, kind: str, method: str, url: str, body: bytes | None) -> Iterator[Any]:
+        """The parsed answers to one request and its ContinuePath continuations (``None`` for no body)."""
+        continue_path: str | None = None
+        for _ in range(self._max_chunks):
+            response = self._data_request(kind, method, url, body, continue_path)
+            yield self._json(response, method, url, self._secrets())
+            continue_path = response.headers.get("ContinuePath") or None
+            if continue_path is None:
+                return
+        raise WinbooksBadPayload(f"more than {self._max_chunks} ContinuePath chunks", method=method, url=url)
+
+    def _data_request(
+        self, kind: str, method: str, url: str, body: bytes | None, continue_path: str | None
+    ) -> requests.Response:
+        tokens = self._require_tokens()
+        refreshed = False
+        if tokens.expires_within(self._clock(), REFRESH_MARGIN):
+            tokens = self._refresh(tokens)
+            refreshed = True
+        while True:
+            headers = {"Authorization": f"Bearer {tokens.access_token}", "Accept": _JSON}
+            if body is not None:
+                headers["Content-Type"] = f"{_JSON}; charset=utf-8"
+            if continue_path is not None:
+                headers["ContinuePath"] = continue_path
+            secrets = self._secrets(tokens)
+            response = self._http(kind, method, url, headers=headers, data=body, secrets=secrets)
+            if response.status_code == 401:
+                if refreshed:
+                    raise WinbooksAuthError(
+                        "WinbooksOnWeb refused the access token again after a refresh",
+                        reason="unauthorized",
+                        status=401,
+                        body=self._error_body(response, secrets),
+                        method=method,
+                        url=url,
+                    )
+                tokens = self._refresh(tokens)
+                refreshed = True
+                continue
+            if not 200 <= response.status_code < 300:
+                raise self._status_error(response, method, url, self._error_body(response, secrets), secrets)
+            return response
+
+    def _http(
+        self,
+        kind: str,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str],
+        data: bytes | None,
+        secrets: list[str],
+        token: bool = False,
+    ) -> requests.Response:
+        """One request with the retry policy; returns any answer that is not retried."""
+        headers = {"User-Agent": USER_AGENT, **headers}
+        attempt = 0
+        while True:
+            self.api_calls += 1
+            self.api_calls_by_kind[kind] = self.api_calls_by_kind.get(kind, 0) + 1
+            try:
+                response = self._session.request(
+                    method, url, headers=headers, data=data, timeout=self._timeout, allow_redirects=False
+                )
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+            ) as exc:
+                if attempt < self._max_retries and (not token or _not_sent(exc)):
+                    self._sleep(self._backoff(attempt))
+                    attempt += 1
+                    continue
+                what = (
+                    "did not answer in time" if isinstance(exc, requests.Timeout) else "could not be reached"
+                )
+                detail = redact(f"{type(exc).__name__}: {exc}", secrets)
+                raise WinbooksUnreachable(
+                    f"WinbooksOnWeb {what} ({_shorten(detail)})", method=method, url=url
+                ) from None
+            except requests.RequestException as exc:
+                raise WinbooksError(
+                    f"request failed: {type(exc).__name__}; check the API location", method=method, url=url
+                ) from None
+            status = response.status_code
+            logger.debug("WinbooksOnWeb %s %s -> %s (attempt %d)", method, url, status, attempt + 1)
+            if status == 429 or status >= 500:
+                retry_after = self._retry_after(response)
+                if status == 429 and retry_after is not None and retry_after > self._retry_after_cap:
+                    raise self._rate_limited(response, method, url, retry_after, secrets)
+                retryable = status in (429, 503) if token else True
+                if not retryable:
+                    return response
+                if attempt >= self._max_retries:
+                    if status == 429:
+                        raise self._rate_limited(response, method, url, retry_after, secrets)
+                    return response
+                if retry_after is not None and retry_after <= self._retry_after_cap:
+                    delay = retry_after
+                else:
+                    delay = self._backoff(attempt)
+                self._sleep(delay)
+                attempt += 1
+                continue
+            return response
+
+    def _backoff(self, attempt: int) -> float:
+        delay = min(self._backoff_cap, self._backoff_base * (2**attempt))
+        return float(delay * (0.5 + 0.5 * self._random()))
+
+    def _retry_after(self, response: requests.Response) -> float | None:
+        value = response.headers.get("Retry-After")
+        if value is None or not value.strip():
+            return None
+        try:
+            seconds = float(value.strip())
+        except ValueError:
+            try:
+                when = parsedate_to_datetime(value)
+            except (TypeError, ValueError):
+                return None
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            seconds = (when - self._clock()).total_seconds()
+        if seconds != seconds:  # NaN
+            return None
+        return max(0.0, seconds)
+
+    def _rate_limited(
+        self,
+        response: requests.Response,
+        method: str,
+        url: str,
+        retry_after: float | None,
+        secrets: list[str],
+    ) -> WinbooksRateLimited:
+        wait = "" if retry_after is None else f"; retry after {retry_after:g} s"
+        return WinbooksRateLimited(
+            f"WinbooksOnWeb rate limit reached{wait}",
+            retry_after=retry_after,
+            status=response.status_code,
+            body=self._error_body(response, secrets),
+            method=method,
+            url=url,
+        )
+
+    def _status_error(
+        self, response: requests.Response, method: str, url: str, body: Any, secrets: list[str]
+    ) -> WinbooksError:
+        status = response.status_code
+        server = _server_message(body)
+        suffix = f": {server}" if server else ""
+        kwargs: dict[str, Any] = {"status": status, "body": body, "method": method, "url": url}
+        if status == 403:
+            return WinbooksForbidden(
+                f"WinbooksOnWeb refused access (Rest API module inactive or no access to the folder){suffix}",
+                **kwargs,
+            )
+        if status == 404:
+            return WinbooksNotFound(f"WinbooksOnWeb found nothing there (unknown folder?){suffix}", **kwargs)
+        if status == 429:
+            return self._rate_limited(response, method, url, self._retry_after(response), secrets)
+        if status >= 500:
+            return WinbooksTransientError(f"WinbooksOnWeb server error{suffix}", **kwargs)
+        if 400 <= status < 500:
+            return WinbooksBadRequest(f"WinbooksOnWeb rejected the request{suffix}", **kwargs)
+        if 300 <= status < 400:
+            location = redact(response.headers.get("Location", ""), secrets)
+            return WinbooksError(
+                f"unexpected redirect to {location or '?'}; check the API location", **kwargs
+            )
+        return WinbooksBadPayload(f"unexpected HTTP status {status}", **kwargs)
+
+    def _json(self, response: requests.Response, method: str, url: str, secrets: list[str]) -> Any:
+        content = response.content
+        if response.status_code == 204 or not content.strip():
+            return None
+        try:
+            return loads(content)
+        except (ValueError, RecursionError):
+            raise WinbooksBadPayload(
+                "WinbooksOnWeb answered something that is not valid JSON",
+                status=response.status_code,
+                body=_text(response, secrets),
+                method=method,
+                url=url,
+            ) from None
+
+    def _error_body(self, response: requests.Response, secrets: list[str]) -> Any:
+        try:
+            parsed = loads(response.content) if response.content.strip() else None
+        except (ValueError, RecursionError):
+            return _text(response, secrets)
+        return redact(parsed, secrets)
+
+    def _secrets(self, *token_sets: TokenSet) -> list[str]:
+        secrets = [self._email, basic_authorization(self._email).removeprefix("Basic ")]
+        for tokens in (self._tokens, *token_sets):
+            if tokens is not None:
+                secrets += [tokens.access_token, tokens.refresh_token]
+        return secrets
+
+    def _clock(self) -> datetime:
+        now = self._now()
+        if now.tzinfo is None or now.utcoffset() is None:
+            raise ValueError("the client's clock must return timezone-aware datetimes")
+        return now
+
+
+def _segment(value: str, name: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name} must be a non-empty string")
+    return value
+
+
+def _shorten(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _text(response: requests.Response, secrets: list[str]) -> str:
+    text = response.content[:_ERROR_TEXT_LIMIT].decode("utf-8", errors="replace")
+    return str(redact(text, secrets))
+
+
+def _server_message(body: Any) -> str:
+    if isinstance(body, Mapping):
+        for key in ("Message", "message", "error_description", "error", "ExceptionMessage"):
+            value = body.get(key)
+            if isinstance(value, str) and value.strip():
+                return _shorten(value)
+    if isinstance(body, str) and body.strip() and not body.lstrip().startswith("<"):
+        return _shorten(body, 200)
+    return ""
+
+
+def exchange_token(
+    *,
+    api_url: str = DEFAULT_API_URL,
+    email: str,
+    exchange_token: str,
+    session: requests.Session | None = None,
+    timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+    now: Callable[[], datetime] = _utcnow,
+    max_retries: int = 3,
+    sleep: Callable[[float], None] = time.sleep,
+) -> TokenSet:
+    """Reference: docs/winbooks-api.md, "Authentication" (Exchange).
+
+    Trade an exchange token for a ``TokenSet``: ``POST /OAuth20/Token`` with Basic base64(email) and the
+    form ``grant_type=exchange_token&code=…``. Raises ``WinbooksAuthError`` when refused,
+    ``WinbooksUnreachable`` when the server cannot be reached.
+    """
+    client = WinbooksClient(
+        api_url=api_url,
+        email=email,
+        tokens=None,
+        session=session,
+        timeout=timeout,
+        now=now,
+        max_retries=max_retries,
+        sleep=sleep,
+    )
+    with client:
+        return client.exchange(exchange_token)
