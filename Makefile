@@ -46,6 +46,7 @@ demo: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput -v0
 	$(BIN)/python manage.py createcachetable
 	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py setup_periodic_tasks
 	$(BIN)/python manage.py rundemo --host $(DEMO_HOST) --port $(DEMO_PORT) --sandbox-port $(SANDBOX_PORT)
 
 bench: system-deps-test $(STAMP)

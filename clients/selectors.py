@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable
+from decimal import Decimal
+
 from django.contrib.auth.models import User
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet, Sum
 
 from .access import FirmAccess
-from .models import ClientFile, Membership
+from .models import ClientFile, Entry, EntryLine, Membership
 
 
 def membership_list_for_user(*, user: User) -> QuerySet[Membership]:
@@ -19,3 +23,50 @@ def client_file_list_visible(*, access: FirmAccess) -> QuerySet[ClientFile]:
     if not access.membership.sees_all_client_files:
         files = files.filter(granted_memberships=access.membership)
     return files.order_by("name", "pk")
+
+
+def ledger_period_fingerprints(*, client_file_id: int) -> dict[int, tuple[int, Decimal, int]]:
+    """Per period: (number of debit lines, sum of debits, number of documents), to compare with the
+    package's own aggregates and find the periods where something was deleted or is missing."""
+    result: dict[int, tuple[int, Decimal, int]] = {}
+    for row in (
+        EntryLine.objects.filter(client_file_id=client_file_id, amount__gt=0)
+        .values("period_id")
+        .annotate(lines=Count("pk"), debit_total=Sum("amount"))
+    ):
+        result[row["period_id"]] = (row["lines"], row["debit_total"], 0)
+    for entry_row in (
+        Entry.objects.filter(client_file_id=client_file_id)
+        .values("period_id")
+        .annotate(entry_count=Count("pk"))
+    ):
+        lines, debit, _ = result.get(entry_row["period_id"], (0, Decimal(0), 0))
+        result[entry_row["period_id"]] = (lines, debit, entry_row["entry_count"])
+    return result
+
+
+def ledger_account_sums(
+    *, client_file_id: int, period_ids: Iterable[int]
+) -> dict[tuple[int, int], tuple[int, Decimal]]:
+    """Per (period, account): the number of lines and their signed sum, straight from the lines."""
+    return {
+        (row["period_id"], row["account_id"]): (row["lines"], row["total"])
+        for row in EntryLine.objects.filter(client_file_id=client_file_id, period_id__in=list(period_ids))
+        .values("period_id", "account_id")
+        .annotate(lines=Count("pk"), total=Sum("amount"))
+    }
+
+
+def ledger_ids_in_period(*, client_file_id: int, period_id: int) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
+    """The package ids of the documents and of the lines the ledger holds in one period."""
+    entries = set(
+        Entry.objects.filter(client_file_id=client_file_id, period_id=period_id).values_list(
+            "wow_id", flat=True
+        )
+    )
+    lines = set(
+        EntryLine.objects.filter(client_file_id=client_file_id, period_id=period_id).values_list(
+            "wow_id", flat=True
+        )
+    )
+    return entries, lines

@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from .access import Action, require_client_file, require_firm
+from .access import Action, require_firm
 from .forms import ThrottledAuthenticationForm
 from .models import Role
 from .selectors import client_file_list_visible, membership_list_for_user
@@ -40,24 +40,5 @@ def firm_overview(request: HttpRequest, firm_slug: str) -> HttpResponse:
             "active_tab": "client_files",
             "client_files": client_file_list_visible(access=access),
             "can_view_syncs": access.may(Action.VIEW_SYNCS),
-        },
-    )
-
-
-@login_required
-def client_file_detail(request: HttpRequest, firm_slug: str, client_file_id: int) -> HttpResponse:
-    access, client_file = require_client_file(
-        request.user, firm_slug, client_file_id, Action.VIEW_CLIENT_FILE
-    )
-    return render(
-        request,
-        "clients/client_file_detail.html",
-        {
-            "access": access,
-            "firm": access.firm,
-            "client_file": client_file,
-            "active_tab": "client_files",
-            "can_view_syncs": access.may(Action.VIEW_SYNCS),
-            "can_link": access.may(Action.LINK_CLIENT_FILE),
         },
     )

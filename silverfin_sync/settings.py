@@ -190,6 +190,15 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_DEFAULT_QUEUE = "syncs"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
+# Syncs. A run whose worker has not written a heartbeat for this long is taken over by another worker
+# (the dispatcher re-queues it); every page written refreshes the heartbeat.
+SYNC_STALE_AFTER_SECONDS = env.int("SYNC_STALE_AFTER_SECONDS", default=600)
+# A queued run no worker has started after this long is sent again (a broker restart may have lost it).
+SYNC_REQUEUE_AFTER_SECONDS = env.int("SYNC_REQUEUE_AFTER_SECONDS", default=900)
+SYNC_DISPATCH_BATCH = env.int("SYNC_DISPATCH_BATCH", default=500)
+SYNC_MAX_RETRIES = env.int("SYNC_MAX_RETRIES", default=5)
+SYNC_TIME_LIMIT_SECONDS = env.int("SYNC_TIME_LIMIT_SECONDS", default=3 * 3600)
+
 # Security. In production everything goes over HTTPS behind a proxy that sets X-Forwarded-Proto.
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

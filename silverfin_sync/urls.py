@@ -12,4 +12,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("clients.urls")),
     path("", include("syncs.urls")),
+    path("", include("syncs.ledger_urls")),
 ]

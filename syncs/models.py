@@ -1,0 +1,269 @@
+"""Firm-level syncs (connections), client links, sync runs and their issues, cursors, and the audit log."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from clients.models import ClientFile, Firm, Period
+from silverfin_sync.crypto import EncryptedTextField
+
+WINBOOKS_DEFAULT_API_URL = "https://rapi.winbooksonweb.be"
+
+
+class Provider(models.TextChoices):
+    WINBOOKS = "winbooks", "WinbooksOnWeb"
+
+
+class Connection(models.Model):
+    """A firm's connection to a bookkeeping package (what the Syncs tab lists as a "sync").
+
+    The credentials are the firm's, shared by every client file linked to it: the e-mail and tokens are
+    stored encrypted and never leave the server. ``status`` is the connection's health: a refused refresh
+    marks it ``needs_reconnect`` once, and no run uses it until an admin reconnects.
+    """
+
+    class Status(models.TextChoices):
+        CONNECTED = "connected", "Connected"
+        NEEDS_RECONNECT = "needs_reconnect", "Needs reconnecting"
+        DISCONNECTED = "disconnected", "Disconnected"
+
+    firm = models.ForeignKey(Firm, on_delete=models.CASCADE, related_name="connections")
+    name = models.CharField(max_length=100)
+    provider = models.CharField(max_length=20, choices=Provider.choices, default=Provider.WINBOOKS)
+    api_url = models.URLField(default=WINBOOKS_DEFAULT_API_URL)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.CONNECTED)
+    status_reason = models.CharField(max_length=500, blank=True)
+    status_changed_at = models.DateTimeField(null=True)
+
+    # Secrets: encrypted at rest (MultiFernet), never rendered, logged or shown in the admin.
+    email = EncryptedTextField(blank=True)
+    access_token = EncryptedTextField(blank=True)
+    refresh_token = EncryptedTextField(blank=True)
+    access_token_expires_at = models.DateTimeField(null=True)
+
+    connected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    connected_at = models.DateTimeField(null=True)
+    nightly_sync_time = models.TimeField(
+        default=dt.time(2, 0), help_text="When linked client files sync each night (the firm's time zone)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["firm", "name", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["firm", "name"],
+                condition=~Q(status="disconnected"),
+                name="connection_name_unique_per_firm",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_provider_display()})"
+
+    @property
+    def is_usable(self) -> bool:
+        return self.status == self.Status.CONNECTED
+
+
+class ClientLink(models.Model):
+    """A client file linked to a connection by the package's company code (WoW's folder code).
+
+    A client file has at most one active link; a company code is linked to at most one client file of the
+    firm. Unlinking keeps the row (``unlinked_at``) so the history of runs stays readable.
+    """
+
+    firm = models.ForeignKey(Firm, on_delete=models.CASCADE, related_name="+")
+    client_file = models.ForeignKey(ClientFile, on_delete=models.CASCADE, related_name="links")
+    connection = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="links")
+    company_code = models.CharField(max_length=100)
+    start_date = models.DateField(
+        null=True, blank=True, help_text="Optional: sync nothing booked before this fiscal-year start."
+    )
+    linked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    linked_at = models.DateTimeField(auto_now_add=True)
+    unlinked_at = models.DateTimeField(null=True)
+    next_sync_at = models.DateTimeField(null=True, db_index=True)
+    last_success_at = models.DateTimeField(null=True)
+
+    class Meta:
+        ordering = ["client_file", "-linked_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client_file"],
+                condition=Q(unlinked_at__isnull=True),
+                name="one_active_link_per_client_file",
+            ),
+            models.UniqueConstraint(
+                fields=["firm", "company_code"],
+                condition=Q(unlinked_at__isnull=True),
+                name="company_code_linked_once_per_firm",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client_file} → {self.company_code}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.unlinked_at is None
+
+
+class SyncCursor(models.Model):
+    """How far one stream of a link has been read: the last (Modified, Id) written to the ledger."""
+
+    link = models.ForeignKey(ClientLink, on_delete=models.CASCADE, related_name="cursors")
+    stream = models.CharField(max_length=40)
+    modified = models.DateTimeField(null=True)
+    last_id = models.CharField(max_length=64, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["link", "stream"]
+        constraints = [models.UniqueConstraint(fields=["link", "stream"], name="one_cursor_per_link_stream")]
+
+    def __str__(self) -> str:
+        return f"{self.stream} of {self.link} at {self.modified}"
+
+
+class SyncRun(models.Model):
+    """One sync of one link: who asked, what it did, how it ended, and whether the books tie out."""
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Schedule"
+        MANUAL = "manual", "Sync now"
+        FIRST_LINK = "first_link", "First sync after linking"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        SUCCEEDED_WITH_ISSUES = "succeeded_with_issues", "Succeeded with issues"
+        FAILED = "failed", "Failed"
+
+    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
+
+    link = models.ForeignKey(ClientLink, on_delete=models.CASCADE, related_name="runs")
+    client_file = models.ForeignKey(ClientFile, on_delete=models.CASCADE, related_name="sync_runs")
+    trigger = models.CharField(max_length=20, choices=Trigger.choices)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=30, choices=Status.choices, default=Status.QUEUED)
+    attempt = models.IntegerField(default=0)
+    queued_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True)
+    finished_at = models.DateTimeField(null=True)
+    heartbeat_at = models.DateTimeField(null=True)
+
+    # Progress while it runs: {"stream": "entries", "pages": 3, "records": 1500, "streams_done": 5, ...}
+    progress = models.JSONField(default=dict)
+    # Per entity: {"entries": {"created": 10, "updated": 2, "deleted": 1, "unchanged": 0}, ...}
+    counts = models.JSONField(default=dict)
+    api_calls = models.IntegerField(default=0)
+    api_calls_by_kind = models.JSONField(default=dict)
+    error_class = models.CharField(max_length=30, blank=True)
+    error_message = models.TextField(blank=True)
+    reconciled = models.BooleanField(
+        null=True, help_text="Every checked period ties out with WoW's own sums."
+    )
+
+    class Meta:
+        ordering = ["-queued_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["link"], condition=Q(status__in=["queued", "running"]), name="one_active_run_per_link"
+            ),
+        ]
+        indexes = [models.Index(fields=["client_file", "-queued_at"])]
+
+    def __str__(self) -> str:
+        return f"Run {self.pk} of {self.link} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def duration(self) -> dt.timedelta | None:
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+
+class SyncIssue(models.Model):
+    """Something a run could not take in as it is: a record quarantined, an account still in use, ..."""
+
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="issues")
+    entity = models.CharField(max_length=40)
+    wow_id = models.CharField(max_length=64, blank=True)
+    reference = models.CharField(
+        max_length=200, blank=True, help_text="What a user recognises: a code, a number."
+    )
+    problem = models.CharField(max_length=500)
+    hint = models.CharField(max_length=500, blank=True, help_text="What to do about it.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["run", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.entity} {self.reference}: {self.problem}"
+
+
+class PeriodCheck(models.Model):
+    """A run's proof for one period: the ledger's trial balance against WoW's own per-account sums."""
+
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="period_checks")
+    period = models.ForeignKey(Period, null=True, on_delete=models.SET_NULL, related_name="+")
+    period_key = models.CharField(max_length=20)
+    ties_out = models.BooleanField()
+    healed = models.BooleanField(default=False, help_text="Fetched again whole after a first mismatch.")
+    line_count = models.IntegerField(default=0)
+    # [{"account": "700000", "ledger": "-1000.00", "wow": "-1100.00", "difference": "100.00"}, ...]
+    differences = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["run", "period_key"]
+
+    def __str__(self) -> str:
+        return f"{self.period_key}: {'ties out' if self.ties_out else 'does not tie out'}"
+
+
+class AuditEvent(models.Model):
+    """Who connected, reconnected, disconnected, linked, relinked or unlinked what, and when."""
+
+    class Action(models.TextChoices):
+        CONNECTED = "connected", "Connected"
+        RECONNECTED = "reconnected", "Reconnected"
+        DISCONNECTED = "disconnected", "Disconnected"
+        NEEDS_RECONNECT = "needs_reconnect", "Marked as needing reconnection"
+        LINKED = "linked", "Linked"
+        RELINKED = "relinked", "Relinked"
+        UNLINKED = "unlinked", "Unlinked"
+
+    firm = models.ForeignKey(Firm, on_delete=models.CASCADE, related_name="audit_events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=20, choices=Action.choices)
+    connection = models.ForeignKey(Connection, null=True, on_delete=models.SET_NULL, related_name="+")
+    client_file = models.ForeignKey(ClientFile, null=True, on_delete=models.SET_NULL, related_name="+")
+    summary = models.CharField(max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["firm", "-created_at"])]
+
+    def __str__(self) -> str:
+        return self.summary

@@ -1,17 +1,46 @@
-"""Views of the firm's Syncs tab."""
+"""Views of the firm's Syncs tab and of a client file's sync panel. Thin: access check, form, one service,
+redirect or render. The client file page lives here because it shows sync state next to the ledger
+(``syncs`` may use ``clients``, never the reverse)."""
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.forms import Form
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
 
-from clients.access import Action, require_firm
+from clients.access import Action, FirmAccess, require_client_file, require_firm
+from clients.models import ClientFile
+
+from . import selectors, services
+from .forms import ConnectWinbooksForm, LinkForm, ReconnectForm
+from .models import ClientLink, SyncRun
+from .runs import sync_run_request
+
+
+def _user(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)  # every view here is behind login_required
+    return request.user
+
+
+def _add_errors(form: Form, error: ValidationError) -> None:
+    """Put a service's ValidationError on the form: on its field when it names one, else on the form."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
 
 
 @login_required
 def syncs_tab(request: HttpRequest, firm_slug: str) -> HttpResponse:
     access = require_firm(request.user, firm_slug, Action.VIEW_SYNCS)
+    can_manage = access.may(Action.MANAGE_SYNCS)
     return render(
         request,
         "syncs/syncs_tab.html",
@@ -20,6 +49,186 @@ def syncs_tab(request: HttpRequest, firm_slug: str) -> HttpResponse:
             "firm": access.firm,
             "active_tab": "syncs",
             "can_view_syncs": True,
-            "can_manage": access.may(Action.MANAGE_SYNCS),
+            "can_manage": can_manage,
+            "connections": selectors.connection_list_for_tab(firm=access.firm),
+            "alerts": selectors.reconnect_alerts(firm=access.firm),
+            "audit_events": selectors.audit_event_list(firm=access.firm) if can_manage else [],
         },
     )
+
+
+def _tab_context(access: FirmAccess, **extra: object) -> dict[str, object]:
+    return {"access": access, "firm": access.firm, "active_tab": "syncs", "can_view_syncs": True, **extra}
+
+
+@login_required
+def sync_add(request: HttpRequest, firm_slug: str) -> HttpResponse:
+    """Add new sync: choose the kind, then the package (two steps, as accountants know them)."""
+    access = require_firm(request.user, firm_slug, Action.MANAGE_SYNCS)
+    kind = request.GET.get("kind", "")
+    return render(request, "syncs/sync_add.html", _tab_context(access, kind=kind))
+
+
+@login_required
+def sync_add_package(request: HttpRequest, firm_slug: str) -> HttpResponse:
+    access = require_firm(request.user, firm_slug, Action.MANAGE_SYNCS)
+    package = request.GET.get("package", "")
+    if package == "winbooks":
+        return redirect("sync_connect_winbooks", firm_slug=access.firm.slug)
+    messages.error(request, "Choose a package to connect.")
+    return redirect(reverse("sync_add", args=[access.firm.slug]) + "?kind=bookkeeping")
+
+
+@login_required
+def sync_connect_winbooks(request: HttpRequest, firm_slug: str) -> HttpResponse:
+    access = require_firm(request.user, firm_slug, Action.MANAGE_SYNCS)
+    form = ConnectWinbooksForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            connection = services.connection_connect(
+                firm=access.firm,
+                actor=_user(request),
+                name=form.cleaned_data["name"],
+                email=form.cleaned_data["email"],
+                exchange_token=form.cleaned_data["exchange_token"],
+                api_url=form.cleaned_data["api_url"],
+            )
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, f"“{connection.name}” is connected to WinbooksOnWeb.")
+            return redirect("syncs_tab", firm_slug=access.firm.slug)
+    return render(request, "syncs/connect_winbooks.html", _tab_context(access, form=form))
+
+
+@login_required
+def sync_reconnect(request: HttpRequest, firm_slug: str, connection_id: int) -> HttpResponse:
+    access = require_firm(request.user, firm_slug, Action.MANAGE_SYNCS)
+    connection = selectors.connection_get_for_firm(firm=access.firm, connection_id=connection_id)
+    form = ReconnectForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.connection_reconnect(
+                connection=connection,
+                actor=_user(request),
+                email=form.cleaned_data["email"],
+                exchange_token=form.cleaned_data["exchange_token"],
+            )
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, f"“{connection.name}” is reconnected; its client files sync again.")
+            return redirect("syncs_tab", firm_slug=access.firm.slug)
+    return render(request, "syncs/reconnect.html", _tab_context(access, form=form, connection=connection))
+
+
+@login_required
+def sync_disconnect(request: HttpRequest, firm_slug: str, connection_id: int) -> HttpResponse:
+    access = require_firm(request.user, firm_slug, Action.MANAGE_SYNCS)
+    connection = selectors.connection_get_for_firm(firm=access.firm, connection_id=connection_id)
+    if request.method == "POST":
+        services.connection_disconnect(connection=connection, actor=_user(request))
+        messages.success(request, f"“{connection.name}” is disconnected. Ledgers and history are kept.")
+        return redirect("syncs_tab", firm_slug=access.firm.slug)
+    linked = connection.links.filter(unlinked_at__isnull=True).count()
+    return render(
+        request, "syncs/disconnect.html", _tab_context(access, connection=connection, linked=linked)
+    )
+
+
+@login_required
+def client_file_detail(request: HttpRequest, firm_slug: str, client_file_id: int) -> HttpResponse:
+    access, client_file = require_client_file(
+        request.user, firm_slug, client_file_id, Action.VIEW_CLIENT_FILE
+    )
+    can_link = access.may(Action.LINK_CLIENT_FILE)
+    link = selectors.client_link_active(client_file=client_file)
+    form = None
+    if can_link:
+        initial = {"company_code": link.company_code, "connection": link.connection_id} if link else {}
+        form = LinkForm(firm=access.firm, initial=initial)
+    return render(
+        request, "clients/client_file_detail.html", _client_context(access, client_file, link, form)
+    )
+
+
+def _client_context(
+    access: FirmAccess, client_file: ClientFile, link: ClientLink | None, form: LinkForm | None
+) -> dict[str, object]:
+    return {
+        "access": access,
+        "firm": access.firm,
+        "client_file": client_file,
+        "active_tab": "client_files",
+        "can_view_syncs": access.may(Action.VIEW_SYNCS),
+        "can_link": access.may(Action.LINK_CLIENT_FILE),
+        "can_sync": access.may(Action.SYNC_CLIENT_FILE),
+        "link": link,
+        "link_form": form,
+        "latest_run": selectors.sync_run_latest(client_file=client_file),
+        "has_connections": selectors.connection_choices_for_linking(firm=access.firm).exists(),
+    }
+
+
+@login_required
+@require_POST
+def client_link(request: HttpRequest, firm_slug: str, client_file_id: int) -> HttpResponse:
+    access, client_file = require_client_file(
+        request.user, firm_slug, client_file_id, Action.LINK_CLIENT_FILE
+    )
+    form = LinkForm(request.POST, firm=access.firm)
+    if form.is_valid():
+        try:
+            link = services.client_link_set(
+                client_file=client_file,
+                connection=form.cleaned_data["connection"],
+                company_code=form.cleaned_data["company_code"],
+                start_date=form.cleaned_data["start_date"],
+                actor=_user(request),
+            )
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(
+                request, f"Linked to WinbooksOnWeb company {link.company_code}. The first sync has started."
+            )
+            return redirect("client_file_detail", firm_slug=access.firm.slug, client_file_id=client_file.pk)
+    current = selectors.client_link_active(client_file=client_file)
+    return render(
+        request,
+        "clients/client_file_detail.html",
+        _client_context(access, client_file, current, form),
+        status=400,
+    )
+
+
+@login_required
+@require_POST
+def client_unlink(request: HttpRequest, firm_slug: str, client_file_id: int) -> HttpResponse:
+    access, client_file = require_client_file(
+        request.user, firm_slug, client_file_id, Action.LINK_CLIENT_FILE
+    )
+    if services.client_link_remove(client_file=client_file, actor=_user(request)):
+        messages.success(request, "The link is removed. The ledger and the sync history are kept.")
+    return redirect("client_file_detail", firm_slug=access.firm.slug, client_file_id=client_file.pk)
+
+
+@login_required
+@require_POST
+def client_sync_now(request: HttpRequest, firm_slug: str, client_file_id: int) -> HttpResponse:
+    access, client_file = require_client_file(
+        request.user, firm_slug, client_file_id, Action.SYNC_CLIENT_FILE
+    )
+    link = selectors.client_link_active(client_file=client_file)
+    if link is None:
+        messages.error(request, "Link this client file to a WinbooksOnWeb company first.")
+    elif not link.connection.is_usable:
+        messages.error(
+            request, f"“{link.connection.name}” needs reconnecting by an admin before it can sync."
+        )
+    else:
+        _, created = sync_run_request(link=link, trigger=SyncRun.Trigger.MANUAL, requested_by=_user(request))
+        messages.success(
+            request, "Sync started." if created else "A sync is already running for this client file."
+        )
+    return redirect("client_file_detail", firm_slug=access.firm.slug, client_file_id=client_file.pk)

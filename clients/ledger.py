@@ -1,0 +1,621 @@
+"""Writing the client file's ledger: idempotent bulk upserts keyed on the package's ids, deletes, balances.
+
+The sync engine hands in plain rows (the dataclasses below; this module knows nothing of any package's
+API) and gets back what changed. Every function is safe to call twice with the same rows: a row whose
+version is already stored is counted "unchanged" and not written, unless ``force`` is set (used when a
+period is fetched again whole to heal a mismatch, in case the package changed data without a new version).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from django.db import models, transaction
+from django.db.models import Count, Q, Sum
+
+from .models import Account, AccountBalance, Entry, EntryLine, FiscalYear, Journal, Period, Relation
+
+
+@dataclass(frozen=True)
+class FiscalYearRow:
+    wow_id: uuid.UUID
+    version: int
+    code: str
+    label: str = ""
+    start_date: dt.date | None = None
+    end_date: dt.date | None = None
+    closed: bool = False
+
+
+@dataclass(frozen=True)
+class PeriodRow:
+    wow_id: uuid.UUID
+    version: int
+    fiscal_year_wow_id: uuid.UUID | None
+    number: int
+    year: int
+    month: int
+    start_date: dt.date | None = None
+    end_date: dt.date | None = None
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    wow_id: uuid.UUID
+    version: int
+    number: str
+    name: str = ""
+    name_alt: str = ""
+    central_type: str = ""
+    locked: bool = False
+
+
+@dataclass(frozen=True)
+class JournalRow:
+    wow_id: uuid.UUID
+    version: int
+    code: str
+    name: str = ""
+    kind: str = ""
+
+
+@dataclass(frozen=True)
+class RelationRow:
+    wow_id: uuid.UUID
+    version: int
+    kind: str
+    code: str
+    name: str = ""
+    vat_number: str = ""
+
+
+@dataclass(frozen=True)
+class LineRow:
+    wow_id: uuid.UUID
+    version: int
+    period_wow_id: uuid.UUID | None
+    account_wow_id: uuid.UUID | None
+    amount: Decimal
+    line_order: int = 0
+    relation_wow_id: uuid.UUID | None = None
+    vat_code: str = ""
+    vat_base: Decimal | None = None
+    vat_amount: Decimal | None = None
+    description: str = ""
+    value_date: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class EntryRow:
+    wow_id: uuid.UUID
+    version: int
+    journal_wow_id: uuid.UUID | None
+    period_wow_id: uuid.UUID | None
+    doc_number: str
+    book_date: dt.date | None
+    due_date: dt.date | None
+    modified: dt.datetime | None
+    lines: tuple[LineRow, ...]
+    reference: str = ""  # what a user recognises, e.g. "VERK 12", for issues
+
+
+@dataclass
+class UpsertCounts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+
+    def add(self, other: UpsertCounts) -> None:
+        self.created += other.created
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.deleted += other.deleted
+
+    @property
+    def written(self) -> int:
+        return self.created + self.updated + self.deleted
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "deleted": self.deleted,
+            "unchanged": self.unchanged,
+        }
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A record the ledger could not take in as it is; it becomes an issue on the run."""
+
+    entity: str
+    wow_id: str
+    reference: str
+    problem: str
+    hint: str
+
+
+@dataclass
+class EntryUpsertResult:
+    entries: UpsertCounts = field(default_factory=UpsertCounts)
+    lines: UpsertCounts = field(default_factory=UpsertCounts)
+    rejected: list[Rejected] = field(default_factory=list)
+    touched_period_ids: set[int] = field(default_factory=set)
+
+
+class RefMaps:
+    """The ledger's ``wow_id → pk`` for what lines and entries refer to, loaded once per run."""
+
+    def __init__(self, client_file_id: int) -> None:
+        self.client_file_id = client_file_id
+        self.periods = _id_map(Period, client_file_id)
+        self.accounts = _id_map(Account, client_file_id)
+        self.journals = _id_map(Journal, client_file_id)
+        self.relations = _id_map(Relation, client_file_id)
+        self.fiscal_years = _id_map(FiscalYear, client_file_id)
+
+
+def _id_map(model: type[models.Model], client_file_id: int) -> dict[uuid.UUID, int]:
+    return dict(model.objects.filter(client_file_id=client_file_id).values_list("wow_id", "pk"))  # type: ignore[attr-defined]
+
+
+M = TypeVar("M", bound=models.Model)
+
+
+def _upsert(
+    model: type[M],
+    client_file_id: int,
+    objects: Sequence[M],
+    fields: list[str],
+    *,
+    force: bool,
+) -> tuple[UpsertCounts, list[M]]:
+    """Write the objects whose version differs from the stored one (all with ``force``)."""
+    counts = UpsertCounts()
+    if not objects:
+        return counts, []
+    stored = dict(
+        model.objects.filter(  # type: ignore[attr-defined]
+            client_file_id=client_file_id,
+            wow_id__in=[o.wow_id for o in objects],  # type: ignore[attr-defined]
+        ).values_list("wow_id", "wow_version")
+    )
+    to_write: dict[uuid.UUID, M] = {}
+    for obj in objects:
+        previous = stored.get(obj.wow_id)  # type: ignore[attr-defined]
+        if previous is None:
+            counts.created += 1
+        elif previous != obj.wow_version or force:  # type: ignore[attr-defined]
+            counts.updated += 1
+        else:
+            counts.unchanged += 1
+            continue
+        to_write[obj.wow_id] = obj  # type: ignore[attr-defined]
+    if to_write:
+        model.objects.bulk_create(  # type: ignore[attr-defined]
+            list(to_write.values()),
+            update_conflicts=True,
+            unique_fields=["client_file", "wow_id"],
+            update_fields=[*fields, "wow_version", "synced_at"],
+            batch_size=2000,
+        )
+    return counts, list(to_write.values())
+
+
+def ledger_upsert_fiscal_years(
+    *, client_file_id: int, rows: Iterable[FiscalYearRow], force: bool = False
+) -> UpsertCounts:
+    objects = [
+        FiscalYear(
+            client_file_id=client_file_id,
+            wow_id=r.wow_id,
+            wow_version=r.version,
+            code=r.code[:40],
+            label=r.label[:200],
+            start_date=r.start_date,
+            end_date=r.end_date,
+            closed=r.closed,
+        )
+        for r in rows
+    ]
+    return _upsert(
+        FiscalYear,
+        client_file_id,
+        objects,
+        ["code", "label", "start_date", "end_date", "closed"],
+        force=force,
+    )[0]
+
+
+def ledger_upsert_periods(
+    *, client_file_id: int, rows: Iterable[PeriodRow], refs: RefMaps, force: bool = False
+) -> UpsertCounts:
+    objects = [
+        Period(
+            client_file_id=client_file_id,
+            wow_id=r.wow_id,
+            wow_version=r.version,
+            fiscal_year_id=refs.fiscal_years.get(r.fiscal_year_wow_id) if r.fiscal_year_wow_id else None,
+            number=r.number,
+            year=r.year,
+            month=r.month,
+            start_date=r.start_date,
+            end_date=r.end_date,
+            label=r.label[:100],
+        )
+        for r in rows
+    ]
+    counts, written = _upsert(
+        Period,
+        client_file_id,
+        objects,
+        ["fiscal_year", "number", "year", "month", "start_date", "end_date", "label"],
+        force=force,
+    )
+    refs.periods.update(_id_map_for(Period, client_file_id, [o.wow_id for o in written]))
+    return counts
+
+
+def ledger_upsert_accounts(
+    *, client_file_id: int, rows: Iterable[AccountRow], refs: RefMaps, force: bool = False
+) -> UpsertCounts:
+    objects = [
+        Account(
+            client_file_id=client_file_id,
+            wow_id=r.wow_id,
+            wow_version=r.version,
+            number=r.number[:40],
+            name=r.name[:300],
+            name_alt=r.name_alt[:300],
+            central_type=r.central_type[:40],
+            locked=r.locked,
+        )
+        for r in rows
+    ]
+    counts, written = _upsert(
+        Account,
+        client_file_id,
+        objects,
+        ["number", "name", "name_alt", "central_type", "locked"],
+        force=force,
+    )
+    refs.accounts.update(_id_map_for(Account, client_file_id, [o.wow_id for o in written]))
+    return counts
+
+
+def ledger_upsert_journals(
+    *, client_file_id: int, rows: Iterable[JournalRow], refs: RefMaps, force: bool = False
+) -> UpsertCounts:
+    objects = [
+        Journal(
+            client_file_id=client_file_id,
+            wow_id=r.wow_id,
+            wow_version=r.version,
+            code=r.code[:40],
+            name=r.name[:300],
+            kind=r.kind[:10],
+        )
+        for r in rows
+    ]
+    counts, written = _upsert(Journal, client_file_id, objects, ["code", "name", "kind"], force=force)
+    refs.journals.update(_id_map_for(Journal, client_file_id, [o.wow_id for o in written]))
+    return counts
+
+
+def ledger_upsert_relations(
+    *, client_file_id: int, rows: Iterable[RelationRow], refs: RefMaps, force: bool = False
+) -> UpsertCounts:
+    objects = [
+        Relation(
+            client_file_id=client_file_id,
+            wow_id=r.wow_id,
+            wow_version=r.version,
+            kind=r.kind,
+            code=r.code[:60],
+            name=r.name[:300],
+            vat_number=r.vat_number[:40],
+        )
+        for r in rows
+    ]
+    counts, written = _upsert(
+        Relation, client_file_id, objects, ["kind", "code", "name", "vat_number"], force=force
+    )
+    refs.relations.update(_id_map_for(Relation, client_file_id, [o.wow_id for o in written]))
+    return counts
+
+
+def _id_map_for(
+    model: type[models.Model], client_file_id: int, wow_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    if not wow_ids:
+        return {}
+    return dict(
+        model.objects.filter(client_file_id=client_file_id, wow_id__in=wow_ids).values_list("wow_id", "pk")  # type: ignore[attr-defined]
+    )
+
+
+def _check_entry(row: EntryRow, refs: RefMaps) -> Rejected | None:
+    def reject(problem: str, hint: str) -> Rejected:
+        return Rejected("entry", str(row.wow_id), row.reference, problem, hint)
+
+    if row.period_wow_id is None or row.period_wow_id not in refs.periods:
+        return reject(
+            "The document is booked in a period the ledger does not know.",
+            "Check the document's period in WinbooksOnWeb.",
+        )
+    if row.journal_wow_id is not None and row.journal_wow_id not in refs.journals:
+        return reject(
+            "The document's journal is unknown to the ledger.", "Check the journal in WinbooksOnWeb."
+        )
+    for line in row.lines:
+        if line.account_wow_id is None or line.account_wow_id not in refs.accounts:
+            return reject(
+                f"Line {line.line_order + 1} is booked on an account the ledger does not know.",
+                "Check the line's account in WinbooksOnWeb; the document is left out until it is fixed.",
+            )
+        if line.period_wow_id is not None and line.period_wow_id not in refs.periods:
+            return reject(
+                f"Line {line.line_order + 1} is booked in an unknown period.",
+                "Check the line in WinbooksOnWeb.",
+            )
+        if line.relation_wow_id is not None and line.relation_wow_id not in refs.relations:
+            return reject(
+                f"Line {line.line_order + 1} names a customer or supplier the ledger does not know.",
+                "Check the line's customer or supplier in WinbooksOnWeb.",
+            )
+        if abs(line.amount) >= Decimal("1e15") or line.amount.as_tuple().exponent < -4:  # type: ignore[operator]
+            return reject(
+                f"Line {line.line_order + 1} has an amount the ledger cannot hold exactly ({line.amount}).",
+                "Check the amount in WinbooksOnWeb.",
+            )
+    return None
+
+
+def ledger_upsert_entries(
+    *, client_file_id: int, rows: Sequence[EntryRow], refs: RefMaps, force: bool = False
+) -> EntryUpsertResult:
+    """Upsert documents with their lines; a changed document's lines are replaced by exactly the new ones."""
+    result = EntryUpsertResult()
+    accepted: list[EntryRow] = []
+    for row in rows:
+        problem = _check_entry(row, refs)
+        if problem is not None:
+            result.rejected.append(problem)
+        else:
+            accepted.append(row)
+    if not accepted:
+        return result
+
+    entry_objects = [
+        Entry(
+            client_file_id=client_file_id,
+            wow_id=r.wow_id,
+            wow_version=r.version,
+            journal_id=refs.journals.get(r.journal_wow_id) if r.journal_wow_id else None,
+            period_id=refs.periods[r.period_wow_id] if r.period_wow_id else None,
+            doc_number=r.doc_number[:40],
+            book_date=r.book_date,
+            due_date=r.due_date,
+            wow_modified=r.modified,
+        )
+        for r in accepted
+    ]
+    entry_counts, written = _upsert(
+        Entry,
+        client_file_id,
+        entry_objects,
+        ["journal", "period", "doc_number", "book_date", "due_date", "wow_modified"],
+        force=force,
+    )
+    result.entries.add(entry_counts)
+    if not written:
+        return result
+
+    written_ids = {o.wow_id for o in written}
+    entry_pks = _id_map_for(Entry, client_file_id, list(written_ids))
+    changed_rows = [r for r in accepted if r.wow_id in written_ids]
+
+    # What the ledger held for these documents: to count, to delete vanished lines, and to know which
+    # periods a moved or deleted line leaves.
+    existing: dict[uuid.UUID, tuple[int, int | None]] = {}
+    for wow_id, version, period_id in EntryLine.objects.filter(entry_id__in=entry_pks.values()).values_list(
+        "wow_id", "wow_version", "period_id"
+    ):
+        existing[wow_id] = (version, period_id)
+
+    new_line_ids = {line.wow_id for r in changed_rows for line in r.lines}
+    vanished = [wow_id for wow_id in existing if wow_id not in new_line_ids]
+    if vanished:
+        result.touched_period_ids.update(p for wid in vanished if (p := existing[wid][1]) is not None)
+        result.lines.deleted += EntryLine.objects.filter(
+            client_file_id=client_file_id, wow_id__in=vanished
+        ).delete()[0]
+
+    line_objects: list[EntryLine] = []
+    for r in changed_rows:
+        entry_pk = entry_pks[r.wow_id]
+        for line in r.lines:
+            period_wow_id = line.period_wow_id or r.period_wow_id
+            line_period_id = refs.periods.get(period_wow_id) if period_wow_id else None
+            before = existing.get(line.wow_id)
+            if before is None:
+                result.lines.created += 1
+            elif before[0] != line.version or force:
+                result.lines.updated += 1
+                if before[1] is not None:
+                    result.touched_period_ids.add(before[1])
+            else:
+                result.lines.unchanged += 1
+                continue
+            if line_period_id is not None:
+                result.touched_period_ids.add(line_period_id)
+            line_objects.append(
+                EntryLine(
+                    client_file_id=client_file_id,
+                    wow_id=line.wow_id,
+                    wow_version=line.version,
+                    entry_id=entry_pk,
+                    period_id=line_period_id,
+                    line_order=line.line_order,
+                    account_id=refs.accounts[line.account_wow_id] if line.account_wow_id else None,
+                    relation_id=refs.relations.get(line.relation_wow_id) if line.relation_wow_id else None,
+                    amount=line.amount,
+                    vat_code=line.vat_code[:20],
+                    vat_base=line.vat_base,
+                    vat_amount=line.vat_amount,
+                    description=line.description[:500],
+                    value_date=line.value_date,
+                )
+            )
+    if line_objects:
+        EntryLine.objects.bulk_create(
+            line_objects,
+            update_conflicts=True,
+            unique_fields=["client_file", "wow_id"],
+            update_fields=[
+                "wow_version",
+                "synced_at",
+                "entry",
+                "period",
+                "line_order",
+                "account",
+                "relation",
+                "amount",
+                "vat_code",
+                "vat_base",
+                "vat_amount",
+                "description",
+                "value_date",
+            ],
+            batch_size=2000,
+        )
+    return result
+
+
+def ledger_delete_entries(
+    *, client_file_id: int, wow_ids: Iterable[uuid.UUID]
+) -> tuple[UpsertCounts, UpsertCounts, set[int]]:
+    """Remove documents (with their lines) the package no longer has. Returns entry and line counts and
+    the periods they leave."""
+    ids = list(wow_ids)
+    entries, lines = UpsertCounts(), UpsertCounts()
+    if not ids:
+        return entries, lines, set()
+    with transaction.atomic():
+        doomed = EntryLine.objects.filter(client_file_id=client_file_id, entry__wow_id__in=ids)
+        periods = set(doomed.filter(period_id__isnull=False).values_list("period_id", flat=True).distinct())
+        lines.deleted = doomed.delete()[0]
+        entries.deleted = Entry.objects.filter(client_file_id=client_file_id, wow_id__in=ids).delete()[0]
+    return entries, lines, periods
+
+
+def ledger_delete_lines(*, client_file_id: int, wow_ids: Iterable[uuid.UUID]) -> tuple[int, set[int]]:
+    ids = list(wow_ids)
+    if not ids:
+        return 0, set()
+    doomed = EntryLine.objects.filter(client_file_id=client_file_id, wow_id__in=ids)
+    periods = set(doomed.filter(period_id__isnull=False).values_list("period_id", flat=True).distinct())
+    return doomed.delete()[0], periods
+
+
+MASTER_MODELS: dict[str, type[models.Model]] = {
+    "fiscal_years": FiscalYear,
+    "periods": Period,
+    "accounts": Account,
+    "journals": Journal,
+    "customers": Relation,
+    "suppliers": Relation,
+}
+
+
+def ledger_master_ids(*, client_file_id: int, stream: str) -> set[uuid.UUID]:
+    queryset = MASTER_MODELS[stream].objects.filter(client_file_id=client_file_id)  # type: ignore[attr-defined]
+    if stream in {"customers", "suppliers"}:
+        queryset = queryset.filter(kind=stream[:-1])
+    return set(queryset.values_list("wow_id", flat=True))
+
+
+def ledger_delete_master(
+    *, client_file_id: int, stream: str, wow_ids: Iterable[uuid.UUID]
+) -> tuple[int, list[Any]]:
+    """Delete master data the package no longer has. What lines or entries still use is kept and returned,
+    so the caller reports it instead of silently dropping bookings."""
+    model = MASTER_MODELS[stream]
+    deleted, kept = 0, []
+    for obj in model.objects.filter(client_file_id=client_file_id, wow_id__in=list(wow_ids)):  # type: ignore[attr-defined]
+        try:
+            with transaction.atomic():
+                obj.delete()
+            deleted += 1
+        except models.ProtectedError:
+            kept.append(obj)
+    return deleted, kept
+
+
+def ledger_rebuild_balances(*, client_file_id: int, period_ids: Iterable[int]) -> int:
+    """Recompute the per-period account balances of every fiscal year the given periods belong to.
+
+    A change in one period moves the opening balance of every later period of its year, so the whole year
+    is rebuilt: one aggregate query per year, cumulated in Python, written in bulk.
+    """
+    touched = Period.objects.filter(client_file_id=client_file_id, pk__in=list(period_ids))
+    years = {(p.fiscal_year_id, p.year if p.fiscal_year_id is None else None) for p in touched}
+    written = 0
+    with transaction.atomic():
+        for fiscal_year_id, loose_year in years:
+            periods = Period.objects.filter(client_file_id=client_file_id)
+            periods = (
+                periods.filter(fiscal_year_id=fiscal_year_id)
+                if fiscal_year_id is not None
+                else periods.filter(fiscal_year__isnull=True, year=loose_year or 0)
+            )
+            ordered = list(periods.order_by("number", "pk").values_list("pk", flat=True))
+            movements: dict[int, dict[int, tuple[Decimal, Decimal, int]]] = defaultdict(dict)
+            for row in (
+                EntryLine.objects.filter(client_file_id=client_file_id, period_id__in=ordered)
+                .values("period_id", "account_id")
+                .annotate(
+                    debit_total=Sum("amount", filter=Q(amount__gt=0), default=Decimal(0)),
+                    credit_total=Sum("amount", filter=Q(amount__lt=0), default=Decimal(0)),
+                    lines=Count("pk"),
+                )
+            ):
+                movements[row["period_id"]][row["account_id"]] = (
+                    row["debit_total"],
+                    -row["credit_total"],
+                    row["lines"],
+                )
+            AccountBalance.objects.filter(period_id__in=ordered).delete()
+            running: dict[int, Decimal] = {}
+            balances: list[AccountBalance] = []
+            for period_id in ordered:
+                moved = movements.get(period_id, {})
+                for account_id in sorted(set(running) | set(moved)):
+                    debit, credit, lines = moved.get(account_id, (Decimal(0), Decimal(0), 0))
+                    opening = running.get(account_id, Decimal(0))
+                    closing = opening + debit - credit
+                    if opening or debit or credit or lines:
+                        balances.append(
+                            AccountBalance(
+                                client_file_id=client_file_id,
+                                period_id=period_id,
+                                account_id=account_id,
+                                opening=opening,
+                                debit=debit,
+                                credit=credit,
+                                closing=closing,
+                                line_count=lines,
+                            )
+                        )
+                    running[account_id] = closing
+            AccountBalance.objects.bulk_create(balances, batch_size=5000)
+            written += len(balances)
+    return written

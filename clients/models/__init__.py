@@ -1,0 +1,17 @@
+from .firms import ClientFile, Firm, Membership, Role
+from .ledger import Account, AccountBalance, Entry, EntryLine, FiscalYear, Journal, Period, Relation
+
+__all__ = [
+    "Account",
+    "AccountBalance",
+    "ClientFile",
+    "Entry",
+    "EntryLine",
+    "Firm",
+    "FiscalYear",
+    "Journal",
+    "Membership",
+    "Period",
+    "Relation",
+    "Role",
+]

@@ -1,0 +1,209 @@
+"""The client file's ledger, as synced from the bookkeeping package.
+
+Every synced row belongs to one client file and carries the package's own id (``wow_id``, WinbooksOnWeb's
+GUID) and version; ``(client_file, wow_id)`` is unique, so a page written twice updates, never duplicates.
+Money is ``Decimal`` end to end: amounts are stored with four decimals, which holds every amount WoW sends
+(cents) and any rounding it might, so nothing is lost on the way in.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import models
+
+from .firms import ClientFile
+
+
+class SyncedRow(models.Model):
+    client_file = models.ForeignKey(ClientFile, on_delete=models.CASCADE, related_name="+")
+    wow_id = models.UUIDField(help_text="The object's Id in the bookkeeping package.")
+    wow_version = models.IntegerField(default=0)
+    synced_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+def _unique_wow_id(name: str) -> models.UniqueConstraint:
+    return models.UniqueConstraint(fields=["client_file", "wow_id"], name=f"{name}_unique_wow_id")
+
+
+class FiscalYear(SyncedRow):
+    code = models.CharField(max_length=40)
+    label = models.CharField(max_length=200, blank=True)
+    start_date = models.DateField(null=True)
+    end_date = models.DateField(null=True)
+    closed = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["client_file", "start_date", "code"]
+        constraints = [_unique_wow_id("fiscal_year")]
+
+    def __str__(self) -> str:
+        return self.label or self.code
+
+
+class Period(SyncedRow):
+    """A book period: 0 is the opening period, 1–12 the months, 13 the closing period."""
+
+    fiscal_year = models.ForeignKey(FiscalYear, null=True, on_delete=models.SET_NULL, related_name="periods")
+    number = models.IntegerField()
+    year = models.IntegerField(help_text="WoW's RelatedYear.")
+    month = models.IntegerField(help_text="WoW's RelatedMonth.")
+    start_date = models.DateField(null=True)
+    end_date = models.DateField(null=True)
+    label = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["client_file", "year", "number"]
+        constraints = [_unique_wow_id("period")]
+        indexes = [models.Index(fields=["client_file", "year", "month"])]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        if self.number == 0:
+            return f"{self.year} opening"
+        if self.number >= 13:
+            return f"{self.year} closing"
+        return f"{self.year}-{self.month:02d}"
+
+    @property
+    def key(self) -> str:
+        """The period as users and commands name it: YYYY-MM, or YYYY-00 (opening) / YYYY-13 (closing)."""
+        if self.number == 0:
+            return f"{self.year}-00"
+        if self.number >= 13:
+            return f"{self.year}-13"
+        return f"{self.year}-{self.month:02d}"
+
+
+class Account(SyncedRow):
+    number = models.CharField(max_length=40, help_text="The account number as in the package.")
+    name = models.CharField(max_length=300, blank=True)
+    name_alt = models.CharField(max_length=300, blank=True, help_text="Second-language name (French in WoW).")
+    central_type = models.CharField(max_length=40, blank=True)
+    locked = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["client_file", "number"]
+        constraints = [_unique_wow_id("account")]
+        indexes = [models.Index(fields=["client_file", "number"])]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.name}"
+
+
+class Journal(SyncedRow):
+    code = models.CharField(max_length=40)
+    name = models.CharField(max_length=300, blank=True)
+    kind = models.CharField(max_length=10, blank=True, help_text="SAL, SAC, PUR, PUC, PRI or CAS.")
+
+    class Meta:
+        ordering = ["client_file", "code"]
+        constraints = [_unique_wow_id("journal")]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Relation(SyncedRow):
+    class Kind(models.TextChoices):
+        CUSTOMER = "customer", "Customer"
+        SUPPLIER = "supplier", "Supplier"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    code = models.CharField(max_length=60)
+    name = models.CharField(max_length=300, blank=True)
+    vat_number = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        ordering = ["client_file", "kind", "code"]
+        constraints = [_unique_wow_id("relation")]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}".strip()
+
+
+class Entry(SyncedRow):
+    """An accounting document (WoW's GLTransHeader)."""
+
+    journal = models.ForeignKey(Journal, null=True, on_delete=models.PROTECT, related_name="entries")
+    period = models.ForeignKey(Period, null=True, on_delete=models.PROTECT, related_name="entries")
+    doc_number = models.CharField(max_length=40, blank=True)
+    book_date = models.DateField(null=True)
+    due_date = models.DateField(null=True)
+    wow_modified = models.DateTimeField(null=True)
+
+    class Meta:
+        ordering = ["client_file", "book_date", "pk"]
+        constraints = [_unique_wow_id("entry")]
+        indexes = [models.Index(fields=["client_file", "period"])]
+
+    def __str__(self) -> str:
+        return f"{self.journal} {self.doc_number}"
+
+
+class EntryLine(SyncedRow):
+    """One line of a document (WoW's GLTrans): a signed amount, + debit / − credit."""
+
+    entry = models.ForeignKey(Entry, on_delete=models.CASCADE, related_name="lines")
+    period = models.ForeignKey(Period, null=True, on_delete=models.PROTECT, related_name="lines")
+    line_order = models.IntegerField(default=0)
+    account = models.ForeignKey(Account, null=True, on_delete=models.PROTECT, related_name="lines")
+    relation = models.ForeignKey(Relation, null=True, on_delete=models.PROTECT, related_name="lines")
+    amount = models.DecimalField(max_digits=19, decimal_places=4)
+    vat_code = models.CharField(max_length=20, blank=True)
+    vat_base = models.DecimalField(null=True, max_digits=19, decimal_places=4)
+    vat_amount = models.DecimalField(null=True, max_digits=19, decimal_places=4)
+    description = models.CharField(max_length=500, blank=True)
+    value_date = models.DateField(null=True)
+
+    class Meta:
+        ordering = ["entry", "line_order", "pk"]
+        constraints = [_unique_wow_id("entry_line")]
+        indexes = [
+            models.Index(fields=["client_file", "period", "account"]),
+            models.Index(fields=["entry"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.amount}"
+
+    @property
+    def debit(self) -> Decimal:
+        return self.amount if self.amount > 0 else Decimal(0)
+
+    @property
+    def credit(self) -> Decimal:
+        return -self.amount if self.amount < 0 else Decimal(0)
+
+
+class AccountBalance(models.Model):
+    """An account's movement in one period, kept current by the sync engine after every change.
+
+    ``opening`` is the balance brought forward within the fiscal year (the opening period included), so a
+    period's trial balance reads straight from these rows: closing = opening + debit − credit.
+    """
+
+    client_file = models.ForeignKey(ClientFile, on_delete=models.CASCADE, related_name="+")
+    period = models.ForeignKey(Period, on_delete=models.CASCADE, related_name="balances")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="balances")
+    opening = models.DecimalField(max_digits=19, decimal_places=4)
+    debit = models.DecimalField(max_digits=19, decimal_places=4)
+    credit = models.DecimalField(max_digits=19, decimal_places=4)
+    closing = models.DecimalField(max_digits=19, decimal_places=4)
+    line_count = models.IntegerField(default=0)
+
+    class Meta:
+        ordering = ["period", "account__number"]
+        constraints = [
+            models.UniqueConstraint(fields=["period", "account"], name="one_balance_per_period_account")
+        ]
+        indexes = [models.Index(fields=["client_file", "period"])]
+
+    def __str__(self) -> str:
+        return f"{self.account} in {self.period}: {self.closing}"

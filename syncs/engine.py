@@ -1,0 +1,470 @@
+"""The sync engine: one run brings a client file's ledger in step with its WinbooksOnWeb company.
+
+1. **Claim** the run with a compare-and-set update; a second worker, or a redelivered task, finds it
+   taken and leaves.
+2. **Streams** (book years … documents): only what changed since the stream's cursor, page by page. Each
+   page is upserted in one transaction that also moves the cursor and the run's progress: a crash loses
+   at most the page in flight, and a retry repeats nothing twice (upserts are keyed on WoW's ids).
+3. **Deletes and gaps**: WoW has no tombstones. Counts per master-data type, and per period a fingerprint
+   (debit lines, debit sum, documents) are compared with the ledger; only what differs has its id lists
+   fetched and diffed both ways, and only after the whole partition was read.
+4. **Proof, then heal**: every touched period's trial balance, per account, is compared with WoW's own
+   sums. A period that does not tie out is fetched again whole (forced), once, and checked again. The run
+   records ✓ or ✗ per period; a run whose books do not tie out is never reported as clean.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from clients import ledger
+from clients.ledger import RefMaps, Rejected, UpsertCounts
+from clients.models import Account, FiscalYear, Period
+from clients.selectors import ledger_account_sums, ledger_ids_in_period, ledger_period_fingerprints
+
+from .models import ClientLink, Connection, PeriodCheck, SyncCursor, SyncIssue, SyncRun
+from .providers import ProviderError
+from .providers.winbooks_reader import STREAMS, StreamPage, WinbooksReader
+
+logger = logging.getLogger(__name__)
+
+# Records modified this long before the cursor are read again: a write committed in WoW after a later one
+# (clock skew between WoW's servers, long transactions) would otherwise slip behind the cursor for good.
+CURSOR_OVERLAP = dt.timedelta(minutes=5)
+
+
+class RunNotClaimed(Exception):
+    """Another worker holds the run, or it already ended."""
+
+
+class RunCancelled(Exception):
+    """The link was removed or its connection stopped while the run was going."""
+
+
+@dataclass
+class RunState:
+    run: SyncRun
+    link: ClientLink
+    reader: WinbooksReader
+    refs: RefMaps
+    counts: dict[str, UpsertCounts] = field(default_factory=dict)
+    touched_periods: set[int] = field(default_factory=set)
+    issues: int = 0
+    progress: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def client_file_id(self) -> int:
+        return self.link.client_file_id
+
+    def count(self, entity: str) -> UpsertCounts:
+        return self.counts.setdefault(entity, UpsertCounts())
+
+
+def sync_run_claim(*, run_id: int) -> SyncRun:
+    """Take a queued run (or one whose worker died) for this worker, or raise RunNotClaimed."""
+    now = timezone.now()
+    stale_before = now - dt.timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS)
+    claimed = SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.QUEUED).update(
+        status=SyncRun.Status.RUNNING, started_at=now, heartbeat_at=now, attempt=F("attempt") + 1
+    ) or SyncRun.objects.filter(
+        pk=run_id, status=SyncRun.Status.RUNNING, heartbeat_at__lt=stale_before
+    ).update(heartbeat_at=now, attempt=F("attempt") + 1)
+    if not claimed:
+        raise RunNotClaimed(f"Run {run_id} is taken or finished.")
+    return SyncRun.objects.select_related("link", "link__connection").get(pk=run_id)
+
+
+def sync_run_execute(*, run_id: int, reader: WinbooksReader | None = None) -> SyncRun:
+    """Claim and carry out one run. Transient provider errors are re-raised (the task retries them, the
+    run going back to the queue); every other outcome is recorded on the run."""
+    try:
+        run = sync_run_claim(run_id=run_id)
+    except RunNotClaimed:
+        logger.info("Run %s not claimed: taken by another worker or finished", run_id)
+        return SyncRun.objects.get(pk=run_id)
+    link = run.link
+    state: RunState | None = None
+    try:
+        _check_still_wanted(link)
+        reader = reader or WinbooksReader(connection_id=link.connection_id, company_code=link.company_code)
+        state = RunState(run=run, link=link, reader=reader, refs=RefMaps(link.client_file_id))
+        _sync(state)
+    except RunCancelled as cancelled:
+        _finish(run, state, status=SyncRun.Status.FAILED, error_class="config", message=str(cancelled))
+    except ProviderError as error:
+        if error.kind == "transient":
+            _requeue(run, state, error)
+            raise
+        _finish(run, state, status=SyncRun.Status.FAILED, error_class=error.kind, message=error.user_message)
+    except Exception:
+        logger.exception("Run %s failed unexpectedly", run_id)
+        _finish(
+            run,
+            state,
+            status=SyncRun.Status.FAILED,
+            error_class="internal",
+            message="The sync stopped on an unexpected error; it has been logged for the team. The next sync "
+            "starts again from where this one got to.",
+        )
+        raise
+    finally:
+        if reader is not None:
+            reader.close()
+    return SyncRun.objects.get(pk=run_id)
+
+
+def _check_still_wanted(link: ClientLink) -> None:
+    fresh = ClientLink.objects.select_related("connection").get(pk=link.pk)
+    if fresh.unlinked_at is not None:
+        raise RunCancelled("The client file was unlinked while the sync was running.")
+    if fresh.connection.status != Connection.Status.CONNECTED:
+        raise RunCancelled(
+            f"The sync “{fresh.connection.name}” is {fresh.connection.get_status_display().lower()}; "
+            "an admin must reconnect it on the Syncs tab."
+        )
+
+
+def _sync(state: RunState) -> None:
+    allowed_periods = None
+    state.progress["streams_total"] = len(STREAMS)
+    for done, stream in enumerate(STREAMS):
+        state.progress["streams_done"] = done
+        if stream == "entries":
+            allowed_periods = _periods_in_range(state)
+        _read_stream(state, stream, allowed_periods)
+    state.progress["streams_done"] = len(STREAMS)
+    _detect_master_deletes(state)
+    _detect_entry_gaps(state, allowed_periods)
+    checks = _prove_and_heal(state)
+    touched = set(state.touched_periods)
+    if touched:
+        ledger.ledger_rebuild_balances(client_file_id=state.client_file_id, period_ids=touched)
+    reconciled = None if not checks else all(check.ties_out for check in checks)
+    status = (
+        SyncRun.Status.SUCCEEDED
+        if reconciled is not False and not state.issues
+        else SyncRun.Status.SUCCEEDED_WITH_ISSUES
+    )
+    _finish(state.run, state, status=status, reconciled=reconciled)
+
+
+def _periods_in_range(state: RunState) -> list[uuid.UUID] | None:
+    """With a start date, only periods of fiscal years starting on or after it are synced."""
+    start = state.link.start_date
+    if start is None:
+        return None
+    periods = Period.objects.filter(client_file_id=state.client_file_id)
+    kept = periods.filter(fiscal_year__start_date__gte=start) | periods.filter(
+        fiscal_year__isnull=True, year__gte=start.year
+    )
+    return list(kept.values_list("wow_id", flat=True))
+
+
+def _cursor(state: RunState, stream: str) -> SyncCursor:
+    return SyncCursor.objects.get_or_create(link=state.link, stream=stream)[0]
+
+
+def _read_stream(state: RunState, stream: str, allowed_periods: list[uuid.UUID] | None) -> None:
+    cursor = _cursor(state, stream)
+    since = cursor.modified - CURSOR_OVERLAP if cursor.modified else None
+    state.progress.update({"stream": stream, "stream_pages": 0})
+    pages = state.reader.changed(stream, since=since, after=None, period_ids=allowed_periods)
+    for page in pages:
+        _check_still_wanted(state.link)
+        _write_page(state, stream, page, cursor)
+
+
+def _write_page(
+    state: RunState, stream: str, page: StreamPage, cursor: SyncCursor | None, *, force: bool = False
+) -> None:
+    with transaction.atomic():
+        written = _upsert(state, stream, page.rows, force=force)
+        _record_rejections(state, page.rejected)
+        if cursor is not None:
+            modified, last_id = page.last_key
+            if cursor.modified is None or (modified, last_id) > (cursor.modified, cursor.last_id):
+                cursor.modified, cursor.last_id = modified, last_id
+                cursor.save(update_fields=["modified", "last_id", "updated_at"])
+        state.progress["pages"] = state.progress.get("pages", 0) + 1
+        state.progress["stream_pages"] = state.progress.get("stream_pages", 0) + 1
+        state.progress["records"] = state.progress.get("records", 0) + len(page.rows) + len(page.rejected)
+        _save_progress(state)
+    logger.debug("Run %s: %s page, %s written", state.run.pk, stream, written)
+
+
+def _upsert(state: RunState, stream: str, rows: list[Any], *, force: bool) -> int:
+    client_file_id, refs = state.client_file_id, state.refs
+    if stream == "fiscal_years":
+        counts = ledger.ledger_upsert_fiscal_years(client_file_id=client_file_id, rows=rows, force=force)
+        refs.fiscal_years = ledger._id_map(FiscalYear, client_file_id)
+    elif stream == "periods":
+        counts = ledger.ledger_upsert_periods(
+            client_file_id=client_file_id, rows=rows, refs=refs, force=force
+        )
+    elif stream == "journals":
+        counts = ledger.ledger_upsert_journals(
+            client_file_id=client_file_id, rows=rows, refs=refs, force=force
+        )
+    elif stream == "accounts":
+        counts = ledger.ledger_upsert_accounts(
+            client_file_id=client_file_id, rows=rows, refs=refs, force=force
+        )
+    elif stream in {"customers", "suppliers"}:
+        counts = ledger.ledger_upsert_relations(
+            client_file_id=client_file_id, rows=rows, refs=refs, force=force
+        )
+    else:
+        result = ledger.ledger_upsert_entries(
+            client_file_id=client_file_id, rows=rows, refs=refs, force=force
+        )
+        state.count("entries").add(result.entries)
+        state.count("lines").add(result.lines)
+        state.touched_periods |= result.touched_period_ids
+        _record_rejections(state, result.rejected)
+        return result.entries.written + result.lines.written
+    state.count(stream).add(counts)
+    return counts.written
+
+
+def _record_rejections(state: RunState, rejected: Iterable[Rejected]) -> None:
+    issues = [
+        SyncIssue(
+            run=state.run,
+            entity=r.entity,
+            wow_id=r.wow_id[:64],
+            reference=r.reference[:200],
+            problem=r.problem[:500],
+            hint=r.hint[:500],
+        )
+        for r in rejected
+    ]
+    if issues:
+        SyncIssue.objects.bulk_create(issues)
+        state.issues += len(issues)
+
+
+def _save_progress(state: RunState) -> None:
+    run = state.run
+    run.progress = dict(state.progress)
+    run.counts = {name: counts.as_dict() for name, counts in state.counts.items()}
+    run.api_calls = state.reader.api_calls
+    run.api_calls_by_kind = state.reader.api_calls_by_kind
+    run.heartbeat_at = timezone.now()
+    run.save(update_fields=["progress", "counts", "api_calls", "api_calls_by_kind", "heartbeat_at"])
+
+
+def _detect_master_deletes(state: RunState) -> None:
+    """Master data WoW no longer has: found by count, confirmed by the full id list, then removed —
+    except what bookings still use, which becomes an issue instead of vanishing silently."""
+    state.progress.update({"stream": "deletes", "stream_pages": 0})
+    _save_progress(state)
+    for stream in ("suppliers", "customers", "accounts", "journals", "periods", "fiscal_years"):
+        ledger_ids = ledger.ledger_master_ids(client_file_id=state.client_file_id, stream=stream)
+        if state.reader.count(stream) >= len(ledger_ids):
+            continue
+        gone = ledger_ids - state.reader.ids(stream)
+        if not gone:
+            continue
+        with transaction.atomic():
+            deleted, kept = ledger.ledger_delete_master(
+                client_file_id=state.client_file_id, stream=stream, wow_ids=gone
+            )
+            state.count(stream).deleted += deleted
+            _record_rejections(
+                state,
+                [
+                    Rejected(
+                        entity=stream.rstrip("s").replace("_", " "),
+                        wow_id=str(obj.wow_id),
+                        reference=str(obj),
+                        problem="Deleted in WinbooksOnWeb, but the ledger still has bookings on it, so it is kept.",
+                        hint="Check in WinbooksOnWeb where these bookings went; the next sync clears this once "
+                        "nothing refers to it any more.",
+                    )
+                    for obj in kept
+                ],
+            )
+            _save_progress(state)
+        state.refs = RefMaps(state.client_file_id)
+
+
+def _detect_entry_gaps(state: RunState, allowed_periods: list[uuid.UUID] | None) -> None:
+    """Per period, compare WoW's fingerprint with the ledger's; diff the id lists of periods that differ."""
+    wow = state.reader.period_fingerprints()
+    ours_by_pk = ledger_period_fingerprints(client_file_id=state.client_file_id)
+    period_pk = state.refs.periods
+    pk_to_wow = {pk: wow_id for wow_id, pk in period_pk.items()}
+    ours = {pk_to_wow[pk]: value for pk, value in ours_by_pk.items() if pk in pk_to_wow}
+    in_range = set(allowed_periods) if allowed_periods is not None else None
+    suspects = [
+        period
+        for period in set(wow) | set(ours)
+        if (in_range is None or period in in_range)
+        and _fingerprint(wow.get(period)) != _fingerprint(ours.get(period))
+        and period in period_pk
+    ]
+    for period in sorted(suspects):
+        _reconcile_period_ids(state, period)
+
+
+def _fingerprint(value: tuple[int, Decimal, int] | None) -> tuple[int, Decimal, int]:
+    if value is None:
+        return (0, Decimal(0), 0)
+    lines, debit, entries = value
+    return (lines, Decimal(debit).normalize() if debit else Decimal(0), entries)
+
+
+def _reconcile_period_ids(state: RunState, period_wow_id: uuid.UUID) -> None:
+    """Make the period's documents and lines exactly WoW's, using the whole id partition."""
+    period_pk = state.refs.periods[period_wow_id]
+    state.progress.update({"stream": "deletes", "period": str(period_wow_id)})
+    wow = state.reader.period_ids(period_wow_id)  # complete, or it raised: never diff a partial read
+    our_entries, our_lines = ledger_ids_in_period(client_file_id=state.client_file_id, period_id=period_pk)
+    with transaction.atomic():
+        entries, lines, periods = ledger.ledger_delete_entries(
+            client_file_id=state.client_file_id, wow_ids=our_entries - wow.entry_ids
+        )
+        deleted_lines, line_periods = ledger.ledger_delete_lines(
+            client_file_id=state.client_file_id, wow_ids=our_lines - wow.line_ids
+        )
+        state.count("entries").add(entries)
+        state.count("lines").add(lines)
+        state.count("lines").deleted += deleted_lines
+        state.touched_periods |= periods | line_periods | {period_pk}
+        _save_progress(state)
+    missing_lines = wow.line_ids - our_lines
+    missing_entries = (wow.entry_ids - our_entries) | {
+        wow.entry_of_line[line] for line in missing_lines if line in wow.entry_of_line
+    }
+    if missing_entries:
+        for page in state.reader.entries(ids=missing_entries):
+            _write_page(state, "entries", page, None, force=True)
+
+
+def _prove_and_heal(state: RunState) -> list[PeriodCheck]:
+    """Compare each touched period's trial balance with WoW's; heal a mismatch once by a forced re-read."""
+    if not state.touched_periods:
+        return []
+    state.progress.update({"stream": "proof", "stream_pages": 0})
+    _save_progress(state)
+    periods = {p.pk: p for p in Period.objects.filter(pk__in=state.touched_periods)}
+    differences = _differences(state, periods)
+    healed: set[int] = set()
+    for period_pk, diff in list(differences.items()):
+        if not diff:
+            continue
+        period = periods[period_pk]
+        _heal_period(state, period)
+        healed.add(period_pk)
+    if healed:
+        differences.update(_differences(state, {pk: periods[pk] for pk in healed}))
+    accounts = dict(Account.objects.filter(client_file_id=state.client_file_id).values_list("pk", "number"))
+    line_counts = {pk: 0 for pk in periods}
+    for (period_pk, _), (lines, _) in ledger_account_sums(
+        client_file_id=state.client_file_id, period_ids=periods
+    ).items():
+        line_counts[period_pk] += lines
+    checks = [
+        PeriodCheck(
+            run=state.run,
+            period=periods[pk],
+            period_key=periods[pk].key,
+            ties_out=not diff,
+            healed=pk in healed,
+            line_count=line_counts.get(pk, 0),
+            differences=[
+                {
+                    "account": accounts.get(account_pk, "") if account_pk else wow_account,
+                    "ledger": str(ours),
+                    "wow": str(theirs),
+                    "difference": str(theirs - ours),
+                    "ledger_lines": our_lines,
+                    "wow_lines": their_lines,
+                }
+                for account_pk, wow_account, ours, theirs, our_lines, their_lines in diff
+            ],
+        )
+        for pk, diff in sorted(differences.items(), key=lambda item: periods[item[0]].key)
+    ]
+    PeriodCheck.objects.bulk_create(checks)
+    return checks
+
+
+Difference = tuple[int | None, str, Decimal, Decimal, int, int]
+
+
+def _differences(state: RunState, periods: dict[int, Period]) -> dict[int, list[Difference]]:
+    wow_sums = state.reader.account_sums([p.wow_id for p in periods.values()])
+    ours = ledger_account_sums(client_file_id=state.client_file_id, period_ids=periods)
+    period_by_wow = {p.wow_id: pk for pk, p in periods.items()}
+    account_by_wow = state.refs.accounts
+    theirs: dict[tuple[int, int | None, str], tuple[int, Decimal]] = {}
+    for (period_wow, account_wow), value in wow_sums.items():
+        account_pk = account_by_wow.get(account_wow) if account_wow else None
+        theirs[(period_by_wow[period_wow], account_pk, "" if account_pk else str(account_wow))] = value
+    ours_keyed: dict[tuple[int, int | None, str], tuple[int, Decimal]] = {
+        (period_pk, account_pk, ""): value for (period_pk, account_pk), value in ours.items()
+    }
+    result: dict[int, list[Difference]] = {pk: [] for pk in periods}
+    for key in sorted(set(theirs) | set(ours_keyed), key=lambda k: (k[0], k[1] or 0, k[2])):
+        their_lines, their_sum = theirs.get(key, (0, Decimal(0)))
+        our_lines, our_sum = ours_keyed.get(key, (0, Decimal(0)))
+        if their_sum != our_sum or their_lines != our_lines:
+            result[key[0]].append((key[1], key[2], our_sum, their_sum, our_lines, their_lines))
+    return result
+
+
+def _heal_period(state: RunState, period: Period) -> None:
+    """Read the whole period again, writing every document even when its version looks unchanged, and
+    remove what WoW no longer has in it."""
+    logger.info("Run %s: period %s does not tie out; reading it again whole", state.run.pk, period.key)
+    state.progress.update({"stream": "heal", "period": period.key})
+    for page in state.reader.entries(period_id=period.wow_id):
+        _write_page(state, "entries", page, None, force=True)
+    _reconcile_period_ids(state, period.wow_id)
+    state.touched_periods.add(period.pk)
+
+
+def _requeue(run: SyncRun, state: RunState | None, error: ProviderError) -> None:
+    """Put the run back in the queue for the task's retry, keeping what it learnt so far."""
+    if state is not None:
+        _save_progress(state)
+    SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING).update(
+        status=SyncRun.Status.QUEUED, error_class="transient", error_message=error.user_message
+    )
+
+
+def _finish(
+    run: SyncRun,
+    state: RunState | None,
+    *,
+    status: SyncRun.Status,
+    error_class: str = "",
+    message: str = "",
+    reconciled: bool | None = None,
+) -> None:
+    now = timezone.now()
+    if state is not None:
+        state.progress["stream"] = "done"
+        _save_progress(state)
+    with transaction.atomic():
+        SyncRun.objects.filter(pk=run.pk).update(
+            status=status,
+            finished_at=now,
+            error_class=error_class,
+            error_message=message,
+            reconciled=reconciled,
+        )
+        if status in {SyncRun.Status.SUCCEEDED, SyncRun.Status.SUCCEEDED_WITH_ISSUES}:
+            ClientLink.objects.filter(pk=run.link_id).update(last_success_at=now)

@@ -1,0 +1,29 @@
+"""``manage.py setup_periodic_tasks``: declare beat's schedule in the database (DatabaseScheduler)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+
+class Command(BaseCommand):
+    help = "Create or update the periodic tasks beat runs (idempotent; run on every deploy)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        every_minute, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.MINUTES)
+        task, created = PeriodicTask.objects.update_or_create(
+            name="Dispatch due syncs",
+            defaults={
+                "task": "syncs.dispatch_due_syncs",
+                "interval": every_minute,
+                "crontab": None,
+                "enabled": True,
+                "queue": "syncs",
+                "description": "Queues the client files whose nightly sync is due and recovers lost runs.",
+            },
+        )
+        self.stdout.write(
+            f"{'Created' if created else 'Updated'} periodic task '{task.name}' (every minute)."
+        )

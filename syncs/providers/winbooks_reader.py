@@ -1,0 +1,399 @@
+"""Reading one WinbooksOnWeb company for the sync engine, as the ledger's plain rows.
+
+Everything WoW-specific about *what* to ask lives here: which object model feeds which stream, how a
+record maps to a ledger row, the aggregate queries behind fingerprints and proof. The engine sees only
+``StreamPage`` objects, id sets and sums keyed by WoW ids.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import winbooks
+from clients.ledger import (
+    AccountRow,
+    EntryRow,
+    FiscalYearRow,
+    JournalRow,
+    LineRow,
+    PeriodRow,
+    Rejected,
+    RelationRow,
+)
+from winbooks import query as q
+
+from .base import ProviderError
+from .winbooks import client_for_connection, user_error
+
+Key = tuple[dt.datetime, str]
+
+# Stream name → WoW object model. Master data first: documents refer to all of it.
+STREAM_OMS: dict[str, str] = {
+    "fiscal_years": "BookYear",
+    "periods": "BookPeriod",
+    "journals": "Journal",
+    "accounts": "GLAccount",
+    "customers": "Customer",
+    "suppliers": "Supplier",
+    "entries": "GLTransHeader",
+}
+STREAMS = tuple(STREAM_OMS)
+PAGE_SIZE = {"entries": 500}
+DEFAULT_PAGE_SIZE = 1000
+ID_BATCH = 100  # ids per In condition when fetching documents by id
+
+
+@dataclass
+class StreamPage:
+    rows: list[Any]
+    rejected: list[Rejected]
+    last_key: Key
+
+
+@dataclass
+class PeriodIds:
+    entry_ids: set[uuid.UUID] = field(default_factory=set)
+    line_ids: set[uuid.UUID] = field(default_factory=set)
+    entry_of_line: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
+
+
+def _uuid(value: str | None) -> uuid.UUID | None:
+    if not value:
+        return None
+    return uuid.UUID(value.strip("{}"))
+
+
+def _date(value: dt.datetime | None) -> dt.date | None:
+    return value.date() if value is not None else None
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _fiscal_year(r: winbooks.BookYear) -> FiscalYearRow:
+    return FiscalYearRow(
+        wow_id=_require_id(r),
+        version=r.version or 0,
+        code=_text(r.code),
+        label=_text(r.label),
+        start_date=_date(r.start_date),
+        end_date=_date(r.end_date),
+        closed=bool(r.is_closed),
+    )
+
+
+def _period(r: winbooks.BookPeriod) -> PeriodRow:
+    if r.number is None or r.related_year is None:
+        raise ValueError("the period has no Number or RelatedYear")
+    return PeriodRow(
+        wow_id=_require_id(r),
+        version=r.version or 0,
+        fiscal_year_wow_id=_uuid(r.book_year_id),
+        number=r.number,
+        year=r.related_year,
+        month=r.related_month or 0,
+        start_date=_date(r.start_date),
+        end_date=_date(r.end_date),
+        label=_text(r.label),
+    )
+
+
+def _journal(r: winbooks.Journal) -> JournalRow:
+    return JournalRow(
+        wow_id=_require_id(r),
+        version=r.version or 0,
+        code=_text(r.code),
+        name=_text(r.label),
+        kind=_text(r.journal_type),
+    )
+
+
+def _account(r: winbooks.GLAccount) -> AccountRow:
+    if not r.code:
+        raise ValueError("the account has no number (Code)")
+    return AccountRow(
+        wow_id=_require_id(r),
+        version=r.version or 0,
+        number=r.code,
+        name=_text(r.label),
+        name_alt=_text(r.label2),
+        central_type=_text(r.central_account_type_code),
+        locked=bool(r.is_locked),
+    )
+
+
+def _relation(kind: str) -> Callable[[winbooks.Customer], RelationRow]:
+    def convert(r: winbooks.Customer) -> RelationRow:
+        third = r.third
+        return RelationRow(
+            wow_id=_require_id(r),
+            version=r.version or 0,
+            kind=kind,
+            code=_text(r.code),
+            name=_text(third.name if third else ""),
+            vat_number=_text(third.vat_number if third else ""),
+        )
+
+    return convert
+
+
+def _line(r: winbooks.GLTrans, order: int) -> LineRow:
+    return LineRow(
+        wow_id=_require_id(r),
+        version=r.version or 0,
+        period_wow_id=_uuid(r.book_period_id),
+        account_wow_id=_uuid(r.gl_account_id),
+        amount=r.amount,
+        line_order=r.line_order if r.line_order is not None else order,
+        relation_wow_id=_uuid(r.customer_id) or _uuid(r.supplier_id),
+        vat_code=_text(r.vat_code),
+        vat_base=r.vat_base_amount,
+        vat_amount=r.vat_tax_amount,
+        description=_text(r.comment_booking),
+        value_date=_date(r.value_date),
+    )
+
+
+def _entry(r: winbooks.GLTransHeader) -> EntryRow:
+    return EntryRow(
+        wow_id=_require_id(r),
+        version=r.version or 0,
+        journal_wow_id=_uuid(r.journal_id),
+        period_wow_id=_uuid(r.book_period_id),
+        doc_number=_text(r.doc_number),
+        book_date=_date(r.book_date),
+        due_date=_date(r.due_date),
+        modified=r.modified,
+        lines=tuple(_line(line, i) for i, line in enumerate(r.lines)),
+        reference=f"{_text(r.journal_code)} {_text(r.doc_number)}".strip(),
+    )
+
+
+def _require_id(r: winbooks.Record) -> uuid.UUID:
+    ident = _uuid(r.id)
+    if ident is None:
+        raise ValueError("the record has no Id")
+    return ident
+
+
+CONVERTERS: dict[str, tuple[type[winbooks.Record], Callable[[Any], Any]]] = {
+    "fiscal_years": (winbooks.BookYear, _fiscal_year),
+    "periods": (winbooks.BookPeriod, _period),
+    "journals": (winbooks.Journal, _journal),
+    "accounts": (winbooks.GLAccount, _account),
+    "customers": (winbooks.Customer, _relation("customer")),
+    "suppliers": (winbooks.Supplier, _relation("supplier")),
+    "entries": (winbooks.GLTransHeader, _entry),
+}
+ENTITY_LABELS = {
+    "fiscal_years": "book year",
+    "periods": "book period",
+    "journals": "journal",
+    "accounts": "account",
+    "customers": "customer",
+    "suppliers": "supplier",
+    "entries": "document",
+}
+
+
+def _reference(raw: dict[str, Any]) -> str:
+    for name in ("Code", "DocNumber"):
+        if raw.get(name) not in (None, ""):
+            prefix = f"{raw.get('JournalCode')} " if name == "DocNumber" and raw.get("JournalCode") else ""
+            return f"{prefix}{raw[name]}"
+    return ""
+
+
+def convert(stream: str, raw: dict[str, Any]) -> tuple[Any | None, Rejected | None]:
+    """One WoW object as a ledger row, or the reason it cannot be one."""
+    record_type, to_row = CONVERTERS[stream]
+    try:
+        return to_row(record_type.from_json(raw)), None
+    except (winbooks.WinbooksBadPayload, ValueError, TypeError, ArithmeticError) as error:
+        problem = getattr(error, "message", None) or str(error)
+        return None, Rejected(
+            entity=ENTITY_LABELS[stream],
+            wow_id=_text(raw.get("Id")),
+            reference=_reference(raw),
+            problem=f"WinbooksOnWeb sent a {ENTITY_LABELS[stream]} we cannot read: {problem}"[:500],
+            hint="Open it in WinbooksOnWeb and check it; it is left out of the ledger until it reads correctly.",
+        )
+
+
+class WinbooksReader:
+    """One company (folder) of one connection, read with the connection's tokens."""
+
+    def __init__(
+        self, *, connection_id: int, company_code: str, client: winbooks.WinbooksClient | None = None
+    ):
+        self.company_code = company_code
+        self.client = client or client_for_connection(connection_id)
+
+    @property
+    def api_calls(self) -> int:
+        return self.client.api_calls
+
+    @property
+    def api_calls_by_kind(self) -> dict[str, int]:
+        return dict(self.client.api_calls_by_kind)
+
+    def _call(self, function: Callable[[], Any]) -> Any:
+        try:
+            return function()
+        except winbooks.WinbooksError as error:
+            raise user_error(error, during="sync") from error
+
+    def _iterate(self, iterator: Iterator[Any]) -> Iterator[Any]:
+        while True:
+            try:
+                item = next(iterator)
+            except StopIteration:
+                return
+            except winbooks.WinbooksError as error:
+                raise user_error(error, during="sync") from error
+            yield item
+
+    def changed(
+        self,
+        stream: str,
+        *,
+        since: dt.datetime | None,
+        after: Key | None,
+        period_ids: Iterable[uuid.UUID] | None = None,
+    ) -> Iterator[StreamPage]:
+        """Pages of what changed in ``stream`` since ``since`` (or after the key ``after``)."""
+        om = STREAM_OMS[stream]
+        conditions: tuple[winbooks.Condition, ...] = ()
+        if period_ids is not None and stream == "entries":
+            conditions = (q.in_("BookPeriod_Id", [str(p) for p in period_ids]),)
+        max_level = 2 if stream in {"entries", "customers", "suppliers"} else 1
+        pages = self.client.iter_changed(
+            self.company_code,
+            om,
+            since=since,
+            after=after,
+            page_size=PAGE_SIZE.get(stream, DEFAULT_PAGE_SIZE),
+            max_level=max_level,
+            conditions=conditions,
+        )
+        for page in self._iterate(pages):
+            rows, rejected = [], []
+            for raw in page.records:
+                row, problem = convert(stream, raw)
+                if row is not None:
+                    rows.append(row)
+                if problem is not None:
+                    rejected.append(problem)
+            yield StreamPage(rows=rows, rejected=rejected, last_key=page.last_key)
+
+    def count(self, stream: str) -> int:
+        query = q.Query(STREAM_OMS[stream]).count("Id")
+        rows = self._call(lambda: self.client.execute_criteria(self.company_code, query))
+        return int(rows[0]) if rows else 0
+
+    def ids(self, stream: str) -> set[uuid.UUID]:
+        query = q.Query(STREAM_OMS[stream]).select("Id")
+        rows = self._call(lambda: self.client.execute_criteria(self.company_code, query))
+        return {ident for value in rows if (ident := _uuid(_scalar(value))) is not None}
+
+    def period_fingerprints(self) -> dict[uuid.UUID, tuple[int, Decimal, int]]:
+        """Per period: (number of debit lines, sum of debits, number of documents), from WoW's aggregates."""
+        debits = (
+            q.Query("GLTrans")
+            .where(q.gt("Amount", 0))
+            .project(q.group_by("BookPeriod_Id"), q.count("Id"), q.sum_("Amount"))
+        )
+        headers = q.Query("GLTransHeader").project(q.group_by("BookPeriod_Id"), q.count("Id"))
+        result: dict[uuid.UUID, tuple[int, Decimal, int]] = {}
+        for period, lines, total in self._call(
+            lambda: self.client.execute_criteria(self.company_code, debits)
+        ):
+            if (key := _uuid(period)) is not None:
+                result[key] = (int(lines), Decimal(total or 0), 0)
+        for period, entries in self._call(lambda: self.client.execute_criteria(self.company_code, headers)):
+            if (key := _uuid(period)) is not None:
+                lines, total, _ = result.get(key, (0, Decimal(0), 0))
+                result[key] = (lines, total, int(entries))
+        return result
+
+    def period_ids(self, period_id: uuid.UUID) -> PeriodIds:
+        """Every document id and line id WoW has in one period (the whole partition, or an error)."""
+        in_period = q.eq("BookPeriod_Id", str(period_id))
+        headers = q.Query("GLTransHeader").where(in_period).select("Id")
+        lines = q.Query("GLTrans").where(in_period).select("Id", "GLTransHeader_Id")
+        result = PeriodIds()
+        for value in self._call(lambda: self.client.execute_criteria(self.company_code, headers)):
+            if (ident := _uuid(_scalar(value))) is not None:
+                result.entry_ids.add(ident)
+        for line_id, header_id in self._call(lambda: self.client.execute_criteria(self.company_code, lines)):
+            line, header = _uuid(line_id), _uuid(header_id)
+            if line is not None:
+                result.line_ids.add(line)
+                if header is not None:
+                    result.entry_of_line[line] = header
+                    result.entry_ids.add(header)
+        return result
+
+    def entries(
+        self, *, ids: Iterable[uuid.UUID] = (), period_id: uuid.UUID | None = None
+    ) -> Iterator[StreamPage]:
+        """Documents with their lines, by id or every document of a period."""
+        if period_id is not None:
+            batches: list[winbooks.Condition] = [q.eq("BookPeriod_Id", str(period_id))]
+        else:
+            wanted = sorted(str(i) for i in ids)
+            batches = [q.in_("Id", wanted[i : i + ID_BATCH]) for i in range(0, len(wanted), ID_BATCH)]
+        for condition in batches:
+            query = q.Query("GLTransHeader", max_level=2).where(condition).order_by("Id")
+            for raws in self._iterate(
+                self.client.iter_pages(self.company_code, query, page_size=PAGE_SIZE["entries"])
+            ):
+                rows, rejected = [], []
+                for raw in raws:
+                    row, problem = convert("entries", raw)
+                    if row is not None:
+                        rows.append(row)
+                    if problem is not None:
+                        rejected.append(problem)
+                yield StreamPage(
+                    rows=rows, rejected=rejected, last_key=(dt.datetime.min.replace(tzinfo=dt.UTC), "")
+                )
+
+    def account_sums(
+        self, period_ids: Iterable[uuid.UUID]
+    ) -> dict[tuple[uuid.UUID, uuid.UUID | None], tuple[int, Decimal]]:
+        """WoW's own trial balance: per (period, account), the number of lines and their signed sum."""
+        wanted = sorted(str(p) for p in period_ids)
+        result: dict[tuple[uuid.UUID, uuid.UUID | None], tuple[int, Decimal]] = {}
+        for i in range(0, len(wanted), 20):
+            query = (
+                q.Query("GLTrans")
+                .where(q.in_("BookPeriod_Id", wanted[i : i + 20]))
+                .project(
+                    q.group_by("BookPeriod_Id"), q.group_by("GLAccount_Id"), q.count("Id"), q.sum_("Amount")
+                )
+            )
+            rows = self._call(lambda query=query: self.client.execute_criteria(self.company_code, query))  # type: ignore[misc]
+            for period, account, lines, total in rows:
+                if (key := _uuid(period)) is not None:
+                    result[(key, _uuid(account))] = (int(lines), Decimal(total or 0))
+        return result
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _scalar(value: Any) -> Any:
+    """A single-projection row: WoW returns a flat scalar; tolerate a one-item array too."""
+    if isinstance(value, list) and len(value) == 1:
+        return value[0]
+    return value
+
+
+__all__ = ["STREAMS", "PeriodIds", "ProviderError", "StreamPage", "WinbooksReader"]

@@ -1,0 +1,208 @@
+"""Read-side queries of a client file's sync runs: its history, one run with its issues and period checks,
+and the latest reconciliation of the periods a trial balance shows.
+
+Runs, issues and checks are always looked up through the client file, so the id of another client file's
+run finds nothing (404) instead of that run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.core.paginator import Page, Paginator
+from django.db.models import OuterRef, Subquery
+from django.http import Http404
+
+from clients.models import Account, ClientFile, Period
+
+from .models import PeriodCheck, SyncIssue, SyncRun
+
+RUNS_PER_PAGE = 25
+ISSUES_PER_PAGE = 100
+
+# The entities a run counts, in the order the engine reads them, with the names accountants use.
+ENTITY_LABELS = {
+    "fiscal_years": "Fiscal years",
+    "periods": "Periods",
+    "journals": "Journals",
+    "accounts": "Accounts",
+    "customers": "Customers",
+    "suppliers": "Suppliers",
+    "entries": "Documents",
+    "lines": "Document lines",
+}
+
+# What the engine is doing, by the stream it writes in ``progress["stream"]``.
+STREAM_LABELS = {
+    "fiscal_years": "Reading fiscal years",
+    "periods": "Reading periods",
+    "journals": "Reading journals",
+    "accounts": "Reading accounts",
+    "customers": "Reading customers",
+    "suppliers": "Reading suppliers",
+    "entries": "Reading documents",
+    "deletes": "Looking for what was deleted in WinbooksOnWeb",
+    "proof": "Checking the trial balance against WinbooksOnWeb",
+    "heal": "Reading a period again that did not tie out",
+    "done": "Finishing",
+}
+# The streams the engine reads one after another; ``progress["streams_done"]`` counts them when present.
+STREAM_COUNT = 7
+
+
+@dataclass(frozen=True)
+class EntityCounts:
+    entity: str
+    label: str
+    created: int
+    updated: int
+    deleted: int
+    unchanged: int
+
+    @property
+    def changed_anything(self) -> bool:
+        return bool(self.created or self.updated or self.deleted)
+
+    @property
+    def change_summary(self) -> str:
+        """E.g. "12 new, 3 changed, 1 removed" (what stayed the same left out)."""
+        parts = [
+            f"{count:,} {word}"
+            for count, word in ((self.created, "new"), (self.updated, "changed"), (self.deleted, "removed"))
+            if count
+        ]
+        return ", ".join(parts) or "no changes"
+
+
+def entity_counts(counts: dict[str, dict[str, int]] | None) -> list[EntityCounts]:
+    """A run's ``counts`` JSON as rows in reading order (PostgreSQL's jsonb keeps no key order); entities
+    the engine may add later come last, under their own name."""
+    counts = counts or {}
+    ordered = [name for name in ENTITY_LABELS if name in counts]
+    ordered += sorted(name for name in counts if name not in ENTITY_LABELS)
+    return [
+        EntityCounts(
+            entity=name,
+            label=ENTITY_LABELS.get(name, name.replace("_", " ").capitalize()),
+            created=int(counts[name].get("created", 0)),
+            updated=int(counts[name].get("updated", 0)),
+            deleted=int(counts[name].get("deleted", 0)),
+            unchanged=int(counts[name].get("unchanged", 0)),
+        )
+        for name in ordered
+        if isinstance(counts[name], dict)
+    ]
+
+
+def sync_run_page(*, client_file: ClientFile, page_number: str | int | None) -> Page[SyncRun]:
+    """The client file's runs, newest first, one page at a time (two queries: count and page)."""
+    runs = (
+        SyncRun.objects.filter(client_file=client_file)
+        .select_related("requested_by")
+        .order_by("-queued_at", "-pk")
+    )
+    return Paginator(runs, RUNS_PER_PAGE).get_page(page_number)
+
+
+def sync_run_get(*, client_file: ClientFile, run_id: int) -> SyncRun:
+    run = (
+        SyncRun.objects.filter(client_file=client_file, pk=run_id)
+        .select_related("requested_by", "link", "link__connection")
+        .first()
+    )
+    if run is None:
+        raise Http404("No such sync run.")
+    return run
+
+
+def sync_issue_page(*, run: SyncRun, page_number: str | int | None) -> Page[SyncIssue]:
+    return Paginator(SyncIssue.objects.filter(run=run).order_by("pk"), ISSUES_PER_PAGE).get_page(page_number)
+
+
+@dataclass(frozen=True)
+class CheckDifference:
+    """One account where the ledger and WinbooksOnWeb disagree in a period (amounts as the run wrote them)."""
+
+    account: str
+    account_name: str
+    ledger: str
+    wow: str
+    difference: str
+
+
+@dataclass(frozen=True)
+class PeriodMark:
+    """A period's reconciliation: its check (None when no run has checked it yet) and the differences."""
+
+    period: Period | None
+    period_key: str
+    check: PeriodCheck | None
+    differences: list[CheckDifference]
+
+
+def _marks(
+    client_file_id: int, pairs: list[tuple[Period | None, str, PeriodCheck | None]]
+) -> list[PeriodMark]:
+    """Attach to each check its differences with the account names of the ledger (one query, none when
+    everything ties out)."""
+    numbers = {
+        str(d.get("account", "")) for _, _, c in pairs if c for d in c.differences if isinstance(d, dict)
+    }
+    names = (
+        dict(
+            Account.objects.filter(client_file_id=client_file_id, number__in=numbers).values_list(
+                "number", "name"
+            )
+        )
+        if numbers
+        else {}
+    )
+    return [
+        PeriodMark(
+            period=period,
+            period_key=key,
+            check=check,
+            differences=[
+                CheckDifference(
+                    account=str(d.get("account", "")),
+                    account_name=names.get(str(d.get("account", "")), ""),
+                    ledger=str(d.get("ledger", "")),
+                    wow=str(d.get("wow", "")),
+                    difference=str(d.get("difference", "")),
+                )
+                for d in (check.differences if check else [])
+                if isinstance(d, dict)
+            ],
+        )
+        for period, key, check in pairs
+    ]
+
+
+def period_marks_of_run(*, run: SyncRun) -> list[PeriodMark]:
+    """The run's reconciliation, period by period (a run checks only the periods it touched)."""
+    checks = PeriodCheck.objects.filter(run=run).select_related("period").order_by("period_key", "pk")
+    return _marks(run.client_file_id, [(c.period, c.period_key, c) for c in checks])
+
+
+def period_marks(*, client_file: ClientFile, periods: Iterable[Period]) -> list[PeriodMark]:
+    """Each period with its most recent check (by the run that made it): two queries whatever the number
+    of runs, three when something does not tie out."""
+    periods = list(periods)
+    if not periods:
+        return []
+    latest = (
+        PeriodCheck.objects.filter(run__client_file=client_file, period=OuterRef("pk"))
+        .order_by("-run__queued_at", "-run_id", "-pk")
+        .values("pk")[:1]
+    )
+    check_ids = (
+        Period.objects.filter(client_file=client_file, pk__in=[p.pk for p in periods])
+        .annotate(latest_check_id=Subquery(latest))
+        .exclude(latest_check_id=None)
+        .values("latest_check_id")
+    )
+    checks = {
+        check.period_id: check for check in PeriodCheck.objects.filter(pk__in=check_ids).select_related("run")
+    }
+    return _marks(client_file.pk, [(p, p.key, checks.get(p.pk)) for p in periods])

@@ -1,0 +1,81 @@
+"""The schedule: which links are due, nightly per connection, and recovery of lost or orphaned runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import zoneinfo
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from .models import ClientLink, Connection, SyncRun
+from .runs import QUEUE_NOW, QUEUE_SCHEDULED, _enqueue, sync_run_request
+
+logger = logging.getLogger(__name__)
+
+
+def next_nightly(*, after: dt.datetime, at: dt.time) -> dt.datetime:
+    """The first moment after ``after`` when the firm's clock shows ``at``."""
+    zone = zoneinfo.ZoneInfo(settings.TIME_ZONE)
+    local = after.astimezone(zone)
+    candidate = dt.datetime.combine(local.date(), at, tzinfo=zone)
+    if candidate <= local:
+        candidate = dt.datetime.combine(local.date() + dt.timedelta(days=1), at, tzinfo=zone)
+    return candidate.astimezone(dt.UTC)
+
+
+def sync_dispatch_due(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """Queue one run per due link (in batches), send again runs nobody started, and hand runs whose worker
+    stopped sending heartbeats to another worker. Safe to run concurrently: runs are unique per link and
+    claims are compare-and-set."""
+    now = now or timezone.now()
+    queued = 0
+    due = (
+        ClientLink.objects.filter(unlinked_at__isnull=True, connection__status=Connection.Status.CONNECTED)
+        .filter(next_sync_at__lte=now)
+        .select_related("connection")
+        .order_by("next_sync_at", "pk")[: settings.SYNC_DISPATCH_BATCH]
+    )
+    for link in due:
+        with transaction.atomic():
+            _, created = sync_run_request(link=link, trigger=SyncRun.Trigger.SCHEDULE)
+            queued += created
+            ClientLink.objects.filter(pk=link.pk).update(
+                next_sync_at=next_nightly(after=now, at=link.connection.nightly_sync_time)
+            )
+    # Links linked before they had a schedule.
+    for link in ClientLink.objects.filter(unlinked_at__isnull=True, next_sync_at__isnull=True).select_related(
+        "connection"
+    )[: settings.SYNC_DISPATCH_BATCH]:
+        ClientLink.objects.filter(pk=link.pk).update(
+            next_sync_at=next_nightly(after=now, at=link.connection.nightly_sync_time)
+        )
+
+    resent = 0
+    forgotten = SyncRun.objects.filter(
+        status=SyncRun.Status.QUEUED,
+        started_at__isnull=True,
+        queued_at__lt=now - dt.timedelta(seconds=settings.SYNC_REQUEUE_AFTER_SECONDS),
+    ).values_list("pk", "trigger")
+    stale = SyncRun.objects.filter(
+        status=SyncRun.Status.RUNNING,
+        heartbeat_at__lt=now - dt.timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS),
+    ).values_list("pk", "trigger")
+    for run_id, trigger in [*forgotten, *stale]:
+        _enqueue(run_id, QUEUE_SCHEDULED if trigger == SyncRun.Trigger.SCHEDULE else QUEUE_NOW)
+        resent += 1
+    if queued or resent:
+        logger.info("Dispatcher: %s runs queued, %s sent again", queued, resent)
+    return {"queued": queued, "resent": resent}
+
+
+def sync_run_give_up(*, run_id: int, message: str) -> None:
+    SyncRun.objects.filter(pk=run_id, status__in=SyncRun.ACTIVE_STATUSES).update(
+        status=SyncRun.Status.FAILED,
+        finished_at=timezone.now(),
+        error_class="transient",
+        error_message=f"{message} Gave up after {settings.SYNC_MAX_RETRIES} retries; the next scheduled sync "
+        "tries again.",
+    )

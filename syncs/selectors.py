@@ -1,0 +1,80 @@
+"""Read-side queries for syncs: every page's data in a fixed number of queries, scoped to one firm."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Max, Q, QuerySet
+from django.http import Http404
+
+from clients.models import ClientFile, Firm
+
+from .models import AuditEvent, ClientLink, Connection, SyncRun
+
+
+def connection_list_for_tab(*, firm: Firm) -> QuerySet[Connection]:
+    """The firm's syncs with their number of linked client files and last successful sync (no N+1)."""
+    active_links = Q(links__unlinked_at__isnull=True)
+    return (
+        Connection.objects.filter(firm=firm)
+        .select_related("connected_by")
+        .annotate(
+            linked_count=Count("links", filter=active_links),
+            last_success_at=Max("links__last_success_at", filter=active_links),
+        )
+        .order_by("status", "name", "pk")
+    )
+
+
+def connection_get_for_firm(*, firm: Firm, connection_id: int) -> Connection:
+    connection = Connection.objects.filter(firm=firm, pk=connection_id).first()
+    if connection is None:
+        raise Http404("No such sync.")
+    return connection
+
+
+def connection_choices_for_linking(*, firm: Firm) -> QuerySet[Connection]:
+    return Connection.objects.filter(firm=firm, status=Connection.Status.CONNECTED).order_by("name", "pk")
+
+
+@dataclass(frozen=True)
+class ReconnectAlert:
+    connection: Connection
+    client_files: list[ClientFile]
+    more: int
+
+
+def reconnect_alerts(*, firm: Firm, show: int = 10) -> list[ReconnectAlert]:
+    """One alert per connection that needs reconnecting, with the client files it leaves unsynced."""
+    alerts = []
+    for connection in Connection.objects.filter(firm=firm, status=Connection.Status.NEEDS_RECONNECT).order_by(
+        "name"
+    ):
+        links = ClientLink.objects.filter(connection=connection, unlinked_at__isnull=True).select_related(
+            "client_file"
+        )
+        files = [link.client_file for link in links.order_by("client_file__name")[:show]]
+        alerts.append(
+            ReconnectAlert(connection=connection, client_files=files, more=max(0, links.count() - show))
+        )
+    return alerts
+
+
+def audit_event_list(*, firm: Firm, limit: int = 50) -> QuerySet[AuditEvent]:
+    return (
+        AuditEvent.objects.filter(firm=firm)
+        .select_related("actor", "client_file")
+        .order_by("-created_at", "-pk")[:limit]
+    )
+
+
+def client_link_active(*, client_file: ClientFile) -> ClientLink | None:
+    return (
+        ClientLink.objects.filter(client_file=client_file, unlinked_at__isnull=True)
+        .select_related("connection")
+        .first()
+    )
+
+
+def sync_run_latest(*, client_file: ClientFile) -> SyncRun | None:
+    return SyncRun.objects.filter(client_file=client_file).order_by("-queued_at", "-pk").first()

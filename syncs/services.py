@@ -1,0 +1,364 @@
+"""Write-side operations of syncs: connect, reconnect, disconnect, link, unlink, request a run.
+
+Each service checks its input, talks to the package **before** writing anything (so a refusal saves
+nothing), then writes in one transaction together with its audit event. Views, commands and tasks call
+these; they never write the models themselves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from clients.models import ClientFile, Firm
+
+from .models import AuditEvent, ClientLink, Connection, SyncRun
+from .providers import ProviderError, get_provider
+
+logger = logging.getLogger(__name__)
+
+MAX_EXCHANGE_TOKEN_LENGTH = 4096
+
+
+def _clean_name(name: str) -> str:
+    cleaned = " ".join(name.split())
+    if not cleaned:
+        raise ValidationError({"name": "Give the sync a name, e.g. “WinbooksOnWeb”."})
+    if len(cleaned) > 100:
+        raise ValidationError({"name": f"At most 100 characters (this one has {len(cleaned)})."})
+    return cleaned
+
+
+def _clean_email(email: str) -> str:
+    cleaned = email.strip()
+    try:
+        validate_email(cleaned)
+    except ValidationError as error:
+        raise ValidationError(
+            {"email": "Enter the e-mail address the exchange token was created for."}
+        ) from error
+    return cleaned
+
+
+def _clean_exchange_token(token: str) -> str:
+    cleaned = token.strip()
+    if not cleaned:
+        raise ValidationError({"exchange_token": "Paste the exchange token from WinbooksOnWeb's e-mail."})
+    if len(cleaned) > MAX_EXCHANGE_TOKEN_LENGTH or any(
+        ch.isspace() or not ch.isprintable() for ch in cleaned
+    ):
+        raise ValidationError(
+            {
+                "exchange_token": "This does not look like an exchange token: paste it exactly as it was e-mailed."
+            }
+        )
+    return cleaned
+
+
+def _provider_failure(error: ProviderError, field: str | None = None) -> ValidationError:
+    return ValidationError({field: error.user_message} if field else error.user_message, code=error.kind)
+
+
+def audit_record(
+    *,
+    firm: Firm,
+    actor: User | None,
+    action: AuditEvent.Action,
+    summary: str,
+    connection: Connection | None = None,
+    client_file: ClientFile | None = None,
+) -> AuditEvent:
+    return AuditEvent.objects.create(
+        firm=firm,
+        actor=actor,
+        action=action,
+        summary=summary[:500],
+        connection=connection,
+        client_file=client_file,
+    )
+
+
+def connection_connect(
+    *, firm: Firm, actor: User | None, name: str, email: str, exchange_token: str, api_url: str = ""
+) -> Connection:
+    """Connect the firm to WinbooksOnWeb: exchange the token now, store the credentials encrypted."""
+    provider = get_provider("winbooks")
+    name = _clean_name(name)
+    email = _clean_email(email)
+    exchange_token = _clean_exchange_token(exchange_token)
+    if (
+        Connection.objects.filter(firm=firm, name=name)
+        .exclude(status=Connection.Status.DISCONNECTED)
+        .exists()
+    ):
+        raise ValidationError({"name": f"This firm already has a sync named “{name}”; choose another name."})
+    try:
+        credentials = provider.exchange(
+            api_url=api_url or provider.default_api_url, email=email, exchange_token=exchange_token
+        )
+    except ProviderError as error:
+        raise _provider_failure(error) from error
+    from .providers.winbooks import clean_api_url
+
+    now = timezone.now()
+    with transaction.atomic():
+        connection = Connection.objects.create(
+            firm=firm,
+            name=name,
+            provider=provider.key,
+            api_url=clean_api_url(api_url or provider.default_api_url),
+            status=Connection.Status.CONNECTED,
+            status_changed_at=now,
+            email=credentials.email,
+            access_token=credentials.access_token,
+            refresh_token=credentials.refresh_token,
+            access_token_expires_at=credentials.access_token_expires_at,
+            connected_by=actor,
+            connected_at=now,
+        )
+        audit_record(
+            firm=firm,
+            actor=actor,
+            action=AuditEvent.Action.CONNECTED,
+            connection=connection,
+            summary=f"Connected “{name}” to {provider.label}.",
+        )
+    logger.info("Firm %s connected sync %s", firm.pk, connection.pk)
+    return connection
+
+
+def connection_reconnect(
+    *, connection: Connection, actor: User | None, email: str, exchange_token: str
+) -> Connection:
+    """Give a connection new credentials; its links and history stay as they are."""
+    provider = get_provider(connection.provider)
+    email = _clean_email(email)
+    exchange_token = _clean_exchange_token(exchange_token)
+    try:
+        credentials = provider.exchange(
+            api_url=connection.api_url, email=email, exchange_token=exchange_token
+        )
+    except ProviderError as error:
+        raise _provider_failure(error) from error
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Connection.objects.select_for_update().get(pk=connection.pk)
+        if (
+            locked.status == Connection.Status.DISCONNECTED
+            and Connection.objects.filter(firm=locked.firm, name=locked.name)
+            .exclude(pk=locked.pk)
+            .exclude(status=Connection.Status.DISCONNECTED)
+            .exists()
+        ):
+            raise ValidationError(f"Another sync of this firm is now named “{locked.name}”; rename it first.")
+        locked.email = credentials.email
+        locked.access_token = credentials.access_token
+        locked.refresh_token = credentials.refresh_token
+        locked.access_token_expires_at = credentials.access_token_expires_at
+        locked.status = Connection.Status.CONNECTED
+        locked.status_reason = ""
+        locked.status_changed_at = now
+        locked.connected_by = actor
+        locked.connected_at = now
+        locked.save()
+        audit_record(
+            firm=locked.firm,
+            actor=actor,
+            action=AuditEvent.Action.RECONNECTED,
+            connection=locked,
+            summary=f"Reconnected “{locked.name}” with a new exchange token.",
+        )
+    return locked
+
+
+def connection_disconnect(*, connection: Connection, actor: User | None) -> Connection:
+    """Stop syncing through this connection. Links, ledgers and history are kept; the tokens are erased."""
+    with transaction.atomic():
+        locked = Connection.objects.select_for_update().get(pk=connection.pk)
+        if locked.status == Connection.Status.DISCONNECTED:
+            return locked
+        locked.status = Connection.Status.DISCONNECTED
+        locked.status_reason = ""
+        locked.status_changed_at = timezone.now()
+        locked.access_token = ""
+        locked.refresh_token = ""
+        locked.access_token_expires_at = None
+        locked.save()
+        SyncRun.objects.filter(link__connection=locked, status=SyncRun.Status.QUEUED).update(
+            status=SyncRun.Status.FAILED,
+            finished_at=timezone.now(),
+            error_class="access",
+            error_message="The sync was disconnected before this run started.",
+        )
+        audit_record(
+            firm=locked.firm,
+            actor=actor,
+            action=AuditEvent.Action.DISCONNECTED,
+            connection=locked,
+            summary=f"Disconnected “{locked.name}”. Linked client files keep their ledger and history.",
+        )
+    return locked
+
+
+def connection_mark_needs_reconnect(*, connection_id: int, reason: str) -> bool:
+    """Mark the connection as refused by the package, once; True when this call changed it."""
+    with transaction.atomic():
+        changed = Connection.objects.filter(pk=connection_id, status=Connection.Status.CONNECTED).update(
+            status=Connection.Status.NEEDS_RECONNECT,
+            status_reason=reason[:500],
+            status_changed_at=timezone.now(),
+        )
+        if changed:
+            connection = Connection.objects.get(pk=connection_id)
+            audit_record(
+                firm=connection.firm,
+                actor=None,
+                action=AuditEvent.Action.NEEDS_RECONNECT,
+                connection=connection,
+                summary=f"“{connection.name}” needs reconnecting: {reason}",
+            )
+    return bool(changed)
+
+
+def _clean_company_code(code: str) -> str:
+    cleaned = code.strip()
+    if not cleaned:
+        raise ValidationError({"company_code": "Enter the WinbooksOnWeb company code."})
+    if len(cleaned) > 100:
+        raise ValidationError({"company_code": f"At most 100 characters (this one has {len(cleaned)})."})
+    if any(not ch.isprintable() for ch in cleaned):
+        raise ValidationError({"company_code": "The company code contains characters that cannot be typed."})
+    return cleaned
+
+
+def client_link_set(
+    *,
+    client_file: ClientFile,
+    connection: Connection,
+    company_code: str,
+    actor: User | None,
+    start_date: dt.date | None = None,
+) -> ClientLink:
+    """Link a client file to a company of a connected sync (or change its link), then queue its first sync.
+
+    The code is checked against the package with the firm's credentials before anything is saved.
+    """
+    company_code = _clean_company_code(company_code)
+    if connection.firm_id != client_file.firm_id:
+        raise ValidationError({"connection": "Choose one of this firm's syncs."})
+    if not connection.is_usable:
+        raise ValidationError(
+            {"connection": f"“{connection.name}” is not connected; an admin must reconnect it."}
+        )
+    current = ClientLink.objects.filter(client_file=client_file, unlinked_at__isnull=True).first()
+    if current and current.connection_id == connection.pk and current.company_code == company_code:
+        if current.start_date != start_date:
+            current.start_date = start_date
+            current.save(update_fields=["start_date"])
+        return current
+    taken = (
+        ClientLink.objects.filter(
+            firm=client_file.firm, company_code__iexact=company_code, unlinked_at__isnull=True
+        )
+        .exclude(client_file=client_file)
+        .select_related("client_file")
+        .first()
+    )
+    if taken:
+        raise ValidationError(
+            {
+                "company_code": f"The company code {company_code} is already linked to the client file "
+                f"“{taken.client_file.name}” ({taken.client_file.file_code})."
+            }
+        )
+    try:
+        get_provider(connection.provider).check_company(
+            connection_id=connection.pk, company_code=company_code
+        )
+    except ProviderError as error:
+        raise _provider_failure(error, field="company_code" if error.kind == "config" else None) from error
+
+    from .runs import sync_run_request
+    from .schedule import next_nightly
+
+    try:
+        with transaction.atomic():
+            if current:
+                ClientLink.objects.filter(pk=current.pk).update(unlinked_at=timezone.now())
+                SyncRun.objects.filter(link=current, status=SyncRun.Status.QUEUED).update(
+                    status=SyncRun.Status.FAILED,
+                    finished_at=timezone.now(),
+                    error_class="config",
+                    error_message="The client file was linked to another company before this run started.",
+                )
+            link = ClientLink.objects.create(
+                firm=client_file.firm,
+                client_file=client_file,
+                connection=connection,
+                company_code=company_code,
+                start_date=start_date,
+                linked_by=actor,
+                next_sync_at=next_nightly(after=timezone.now(), at=connection.nightly_sync_time),
+            )
+            if current:
+                audit_record(
+                    firm=client_file.firm,
+                    actor=actor,
+                    action=AuditEvent.Action.RELINKED,
+                    connection=connection,
+                    client_file=client_file,
+                    summary=f"Changed the link of “{client_file.name}” from {current.company_code} "
+                    f"to {company_code} on “{connection.name}”.",
+                )
+            else:
+                audit_record(
+                    firm=client_file.firm,
+                    actor=actor,
+                    action=AuditEvent.Action.LINKED,
+                    connection=connection,
+                    client_file=client_file,
+                    summary=f"Linked “{client_file.name}” to company {company_code} on “{connection.name}”.",
+                )
+            sync_run_request(link=link, trigger=SyncRun.Trigger.FIRST_LINK, requested_by=actor)
+    except IntegrityError as error:
+        # Two people linking at the same instant: the database's constraints decide, the loser is told.
+        raise ValidationError(
+            {"company_code": "This client file or company code was linked by someone else just now; reload."}
+        ) from error
+    return link
+
+
+def client_link_remove(*, client_file: ClientFile, actor: User | None) -> ClientLink | None:
+    """Unlink a client file: it stops syncing; its ledger and history stay."""
+    with transaction.atomic():
+        link = (
+            ClientLink.objects.select_for_update()
+            .filter(client_file=client_file, unlinked_at__isnull=True)
+            .select_related("connection")
+            .first()
+        )
+        if link is None:
+            return None
+        link.unlinked_at = timezone.now()
+        link.save(update_fields=["unlinked_at"])
+        SyncRun.objects.filter(link=link, status=SyncRun.Status.QUEUED).update(
+            status=SyncRun.Status.FAILED,
+            finished_at=timezone.now(),
+            error_class="config",
+            error_message="The client file was unlinked before this run started.",
+        )
+        audit_record(
+            firm=client_file.firm,
+            actor=actor,
+            action=AuditEvent.Action.UNLINKED,
+            connection=link.connection,
+            client_file=client_file,
+            summary=f"Unlinked “{client_file.name}” from company {link.company_code}.",
+        )
+    return link

@@ -1,0 +1,52 @@
+"""Celery tasks: thin, take ids, call services. Idempotent: a task delivered twice finds its run taken."""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import Any
+
+from celery import shared_task
+from django.conf import settings
+
+from .providers import ProviderError
+
+logger = logging.getLogger(__name__)
+
+
+def _backoff(retries: int) -> float:
+    # 30 s, 60 s, 120 s, ... capped at 10 minutes, with jitter so a firm's runs do not retry in step.
+    return min(600.0, 30.0 * 2**retries) * (0.5 + random.random() / 2)  # noqa: S311
+
+
+@shared_task(
+    name="syncs.run_sync",
+    bind=True,
+    acks_late=True,
+    max_retries=None,  # counted against settings.SYNC_MAX_RETRIES below, so tests can lower it
+    soft_time_limit=settings.SYNC_TIME_LIMIT_SECONDS,
+    time_limit=settings.SYNC_TIME_LIMIT_SECONDS + 300,
+)
+def run_sync(self: Any, run_id: int) -> None:
+    from .engine import sync_run_execute
+    from .schedule import sync_run_give_up
+
+    try:
+        sync_run_execute(run_id=run_id)
+    except ProviderError as error:  # only transient errors come back here; the run is queued again
+        if self.request.retries >= settings.SYNC_MAX_RETRIES:
+            sync_run_give_up(run_id=run_id, message=error.user_message)
+            return
+        countdown = error.retry_after if error.retry_after else _backoff(self.request.retries)
+        logger.info(
+            "Run %s: transient error, retry %s in %.0f s", run_id, self.request.retries + 1, countdown
+        )
+        raise self.retry(countdown=countdown) from None
+
+
+@shared_task(name="syncs.dispatch_due_syncs", acks_late=True, time_limit=300)
+def dispatch_due_syncs() -> dict[str, int]:
+    """Every minute (beat): queue the links that are due, and recover runs whose worker vanished."""
+    from .schedule import sync_dispatch_due
+
+    return sync_dispatch_due()

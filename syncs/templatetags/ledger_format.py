@@ -1,0 +1,101 @@
+"""How the ledger and sync pages show amounts, durations and a run's counts.
+
+Amounts are shown the way accountants read them, independent of the browser's language: two decimals
+(rounded half up, as on paper), a comma between thousands, a minus sign in front of a negative amount.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from django import template
+
+from syncs.run_selectors import STREAM_LABELS, EntityCounts, entity_counts
+
+register = template.Library()
+
+CENT = Decimal("0.01")
+
+
+def format_money(value: Decimal | str | int | None) -> str:
+    if value is None or value == "":
+        return ""
+    try:
+        amount = Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+    except (InvalidOperation, TypeError, ValueError):
+        return str(value)
+    if amount == 0:
+        amount = abs(amount)  # never "-0.00"
+    return f"{amount:,.2f}"
+
+
+@register.filter
+def money(value: Decimal | str | int | None) -> str:
+    return format_money(value)
+
+
+@register.filter
+def money_or_blank(value: Decimal | str | int | None) -> str:
+    """An amount, or nothing for zero: a debit or credit column reads best with its zeros left out."""
+    if value is None or value == "":
+        return ""
+    try:
+        if Decimal(value) == 0:
+            return ""
+    except (InvalidOperation, TypeError, ValueError):
+        return str(value)
+    return format_money(value)
+
+
+@register.filter
+def duration(value: dt.timedelta | None) -> str:
+    """A run's duration: "45 s", "3 min 5 s", "1 h 2 min"."""
+    if value is None:
+        return ""
+    seconds = max(0, round(value.total_seconds()))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+@register.filter
+def counts_by_entity(counts: dict[str, Any] | None) -> list[EntityCounts]:
+    return entity_counts(counts)
+
+
+@register.filter
+def changed_entities(counts: dict[str, Any] | None) -> list[EntityCounts]:
+    """Only the entities a run created, changed or removed something of."""
+    return [row for row in entity_counts(counts) if row.changed_anything]
+
+
+@register.filter
+def stream_label(stream: str | None) -> str:
+    if not stream:
+        return "Starting"
+    return STREAM_LABELS.get(stream, f"Reading {stream.replace('_', ' ')}")
+
+
+@register.filter
+def number(value: int | str | None) -> str:
+    """A count with a comma between thousands: 12,345."""
+    try:
+        return f"{int(value or 0):,}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+# Issues name what they are about in the engine's and the package's words; the pages use the accountant's.
+ISSUE_ENTITY_NAMES = {"entry": "document", "book year": "fiscal year", "book period": "period"}
+
+
+@register.filter
+def issue_entity(entity: str | None) -> str:
+    name = ISSUE_ENTITY_NAMES.get(entity or "", entity or "")
+    return name[:1].upper() + name[1:]

@@ -1,0 +1,144 @@
+"""The sync engine against the WoW sandbox over real HTTP, on real PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from clients.models import Account, AccountBalance, Entry, EntryLine, Period
+from syncs.engine import sync_run_execute
+from syncs.models import ClientLink, Connection, PeriodCheck, SyncRun
+from syncs.runs import sync_run_request
+from syncs.services import client_link_set, connection_connect
+from tests.fixtures import FirmWorld
+
+from .helpers import assert_ledger_equals_sandbox
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def link(world: FirmWorld, wow_sandbox: Any) -> ClientLink:
+    connection = connection_connect(
+        firm=world.firm,
+        actor=world.admin,
+        name="WinbooksOnWeb",
+        email=wow_sandbox.TESTER,
+        exchange_token=wow_sandbox.exchange_token(),
+        api_url=wow_sandbox.url,
+    )
+    return client_link_set(
+        client_file=world.given_file, connection=connection, company_code=wow_sandbox.DEMO, actor=world.staff
+    )
+
+
+def run_sync(link: ClientLink) -> SyncRun:
+    run, _ = sync_run_request(link=link, trigger=SyncRun.Trigger.MANUAL)
+    return sync_run_execute(run_id=run.pk)
+
+
+def test_first_sync_equals_the_sandbox_and_ties_out(link: ClientLink, wow_sandbox: Any) -> None:
+    run = SyncRun.objects.get(link=link)  # queued by linking
+    assert run.trigger == SyncRun.Trigger.FIRST_LINK
+    run = sync_run_execute(run_id=run.pk)
+    assert run.status == SyncRun.Status.SUCCEEDED, (run.error_message, list(run.issues.values()))
+    assert run.reconciled is True
+    assert_ledger_equals_sandbox(link.client_file, wow_sandbox.snapshot())
+    assert Account.objects.filter(client_file=link.client_file).count() == 11
+    assert Period.objects.filter(client_file=link.client_file).count() == 28
+    assert run.counts["entries"]["created"] == 15 and run.counts["lines"]["created"] == 40
+    checks = PeriodCheck.objects.filter(run=run)
+    assert checks.exists() and all(check.ties_out for check in checks)
+    # Balances: every period's closing totals tie to zero.
+    for period in Period.objects.filter(client_file=link.client_file):
+        closing = sum(b.closing for b in AccountBalance.objects.filter(period=period))
+        assert closing == 0
+
+
+def test_a_second_sync_with_no_change_writes_nothing(link: ClientLink, wow_sandbox: Any) -> None:
+    run_sync(link)
+    before = {line.pk: line.synced_at for line in EntryLine.objects.filter(client_file=link.client_file)}
+    run = run_sync(link)
+    assert run.status == SyncRun.Status.SUCCEEDED
+    for entity, counts in run.counts.items():
+        assert counts["created"] == counts["updated"] == counts["deleted"] == 0, entity
+    after = {line.pk: line.synced_at for line in EntryLine.objects.filter(client_file=link.client_file)}
+    assert after == before
+    print("no-change sync:", run.api_calls, run.api_calls_by_kind)
+    assert run.api_calls <= 15, run.api_calls_by_kind
+
+
+def test_edits_additions_and_deletions_arrive_and_nothing_else_changes(
+    link: ClientLink, wow_sandbox: Any
+) -> None:
+    run_sync(link)
+    result = wow_sandbox.control(
+        "POST",
+        f"folders/{wow_sandbox.DEMO}/mutate",
+        {"edit_documents": 2, "add_documents": 2, "delete_documents": 1, "seed": 7},
+    )
+    assert result.status_code == 200, result.text
+    untouched_before = set(
+        Entry.objects.filter(client_file=link.client_file).values_list("wow_id", "wow_version")
+    )
+    run = run_sync(link)
+    assert run.status == SyncRun.Status.SUCCEEDED, (run.error_message, list(run.issues.values()))
+    assert_ledger_equals_sandbox(link.client_file, wow_sandbox.snapshot())
+    assert run.counts["entries"]["created"] == 2
+    assert run.counts["entries"]["deleted"] == 1
+    after = set(Entry.objects.filter(client_file=link.client_file).values_list("wow_id", "wow_version"))
+    assert len(untouched_before - after) == 3  # two edited (new version), one deleted; the rest as they were
+
+
+def test_an_account_rename_and_a_deleted_document_arrive(link: ClientLink, wow_sandbox: Any) -> None:
+    run_sync(link)
+    snapshot = wow_sandbox.snapshot()
+    sales = next(a for a in snapshot["GLAccounts"] if a["Code"] == "700000")
+    renamed = wow_sandbox.control(
+        "PATCH", f"folders/{wow_sandbox.DEMO}/objects/GLAccount/{sales['Id']}", {"Label": "Omzet bakkerij"}
+    )
+    assert renamed.status_code == 200, renamed.text
+    doomed = snapshot["documents"][0]["Id"]
+    deleted = wow_sandbox.control("DELETE", f"folders/{wow_sandbox.DEMO}/objects/GLTransHeader/{doomed}")
+    assert deleted.status_code in {200, 204}, deleted.text
+    run = run_sync(link)
+    assert run.status == SyncRun.Status.SUCCEEDED, (run.error_message, list(run.issues.values()))
+    assert Account.objects.get(client_file=link.client_file, number="700000").name == "Omzet bakkerij"
+    assert not Entry.objects.filter(client_file=link.client_file, wow_id=doomed).exists()
+    assert_ledger_equals_sandbox(link.client_file, wow_sandbox.snapshot())
+
+
+def test_two_sync_requests_give_one_run(link: ClientLink) -> None:
+    first, _ = sync_run_request(link=link, trigger=SyncRun.Trigger.MANUAL)
+    second, created_second = sync_run_request(link=link, trigger=SyncRun.Trigger.MANUAL)
+    assert first.pk == second.pk
+    assert created_second is False
+    assert SyncRun.objects.filter(link=link, status__in=SyncRun.ACTIVE_STATUSES).count() == 1
+
+
+def test_an_expired_access_token_is_refreshed_and_saved(link: ClientLink, wow_sandbox: Any) -> None:
+    before = Connection.objects.get(pk=link.connection_id)
+    wow_sandbox.control("POST", "tokens/expire-access", {})
+    run = run_sync(link)
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
+    after = Connection.objects.get(pk=link.connection_id)
+    assert after.access_token != before.access_token
+    assert after.refresh_token != before.refresh_token  # rotated, and the new one was saved
+
+
+def test_a_revoked_refresh_token_marks_the_sync_needs_reconnecting_once(
+    link: ClientLink, wow_sandbox: Any
+) -> None:
+    wow_sandbox.control("POST", "tokens/expire-access", {})
+    wow_sandbox.control("POST", "tokens/revoke-refresh", {})
+    run = run_sync(link)
+    assert run.status == SyncRun.Status.FAILED
+    assert run.error_class == "access"
+    connection = Connection.objects.get(pk=link.connection_id)
+    assert connection.status == Connection.Status.NEEDS_RECONNECT
+    second = run_sync(link)
+    assert second.status == SyncRun.Status.FAILED
+    from syncs.models import AuditEvent
+
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.NEEDS_RECONNECT).count() == 1
