@@ -62,6 +62,23 @@ class RunState:
     touched_periods: set[int] = field(default_factory=set)
     issues: int = 0
     progress: dict[str, Any] = field(default_factory=dict)
+    # What earlier attempts of this run did: a retried run reports its totals, not only its last attempt.
+    earlier_api_calls: int = 0
+    earlier_api_calls_by_kind: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def resume(cls, run: SyncRun, link: ClientLink, reader: WinbooksReader) -> RunState:
+        return cls(
+            run=run,
+            link=link,
+            reader=reader,
+            refs=RefMaps(link.client_file_id),
+            counts={entity: UpsertCounts(**counts) for entity, counts in run.counts.items()},
+            issues=run.issues.count(),
+            progress={key: run.progress[key] for key in ("pages", "records") if key in run.progress},
+            earlier_api_calls=run.api_calls,
+            earlier_api_calls_by_kind=dict(run.api_calls_by_kind),
+        )
 
     @property
     def client_file_id(self) -> int:
@@ -98,7 +115,7 @@ def sync_run_execute(*, run_id: int, reader: WinbooksReader | None = None) -> Sy
     try:
         _check_still_wanted(link)
         reader = reader or WinbooksReader(connection_id=link.connection_id, company_code=link.company_code)
-        state = RunState(run=run, link=link, reader=reader, refs=RefMaps(link.client_file_id))
+        state = RunState.resume(run, link, reader)
         _sync(state)
     except RunCancelled as cancelled:
         _finish(run, state, status=SyncRun.Status.FAILED, error_class="config", message=str(cancelled))
@@ -258,8 +275,11 @@ def _save_progress(state: RunState) -> None:
     run = state.run
     run.progress = dict(state.progress)
     run.counts = {name: counts.as_dict() for name, counts in state.counts.items()}
-    run.api_calls = state.reader.api_calls
-    run.api_calls_by_kind = state.reader.api_calls_by_kind
+    run.api_calls = state.earlier_api_calls + state.reader.api_calls
+    by_kind = dict(state.earlier_api_calls_by_kind)
+    for kind, calls in state.reader.api_calls_by_kind.items():
+        by_kind[kind] = by_kind.get(kind, 0) + calls
+    run.api_calls_by_kind = by_kind
     run.heartbeat_at = timezone.now()
     run.save(update_fields=["progress", "counts", "api_calls", "api_calls_by_kind", "heartbeat_at"])
 

@@ -11,6 +11,7 @@ import datetime as dt
 import ipaddress
 import logging
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.db import transaction
@@ -160,8 +161,10 @@ def _tokens(connection: object) -> winbooks.TokenSet:
     )
 
 
-def client_for_connection(connection_id: int) -> winbooks.WinbooksClient:
-    """A client on the connection's stored tokens, refreshing them single-flight when needed."""
+def client_for_connection(connection_id: int, **options: Any) -> winbooks.WinbooksClient:
+    """A client on the connection's stored tokens, refreshing them single-flight when needed.
+
+    ``options`` reach the client's constructor (timeouts, retries) for tests and benchmarks."""
     from syncs.models import Connection
 
     connection = Connection.objects.get(pk=connection_id)
@@ -176,6 +179,7 @@ def client_for_connection(connection_id: int) -> winbooks.WinbooksClient:
         email=connection.email,
         tokens=_tokens(connection),
         refresh_coordinator=coordinate,
+        **options,
     )
 
 

@@ -142,3 +142,87 @@ def test_a_revoked_refresh_token_marks_the_sync_needs_reconnecting_once(
     from syncs.models import AuditEvent
 
     assert AuditEvent.objects.filter(action=AuditEvent.Action.NEEDS_RECONNECT).count() == 1
+
+
+def test_a_sync_interrupted_after_page_k_and_retried_ends_identical(
+    link: ClientLink, wow_sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from syncs.providers import ProviderError
+    from syncs.providers import winbooks_reader
+    from syncs.providers.winbooks import client_for_connection
+
+    monkeypatch.setitem(winbooks_reader.PAGE_SIZE, "entries", 4)  # 15 documents: 4 pages
+    wow_sandbox.control(
+        "POST",
+        "faults",
+        {
+            "path_contains": "GLTransHeaders/Folder/DEMO_BV/ExecuteCriteria",
+            "kind": "status",
+            "status": 503,
+            "count": 1,
+            "skip": 2,
+        },
+    )
+    run = SyncRun.objects.get(link=link)
+    reader = winbooks_reader.WinbooksReader(
+        connection_id=link.connection_id,
+        company_code=link.company_code,
+        client=client_for_connection(link.connection_id, max_retries=0),
+    )
+    with pytest.raises(ProviderError):
+        sync_run_execute(run_id=run.pk, reader=reader)
+    run.refresh_from_db()
+    assert run.status == SyncRun.Status.QUEUED  # back in the queue for the task's retry
+    assert run.error_class == "transient"
+    assert Entry.objects.filter(client_file=link.client_file).count() == 8  # two pages were checkpointed
+    run = sync_run_execute(run_id=run.pk)  # the retry
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
+    assert run.attempt == 2
+    assert_ledger_equals_sandbox(link.client_file, wow_sandbox.snapshot())
+    # The retry re-read what the cursor overlap covers, but wrote no document twice.
+    assert run.counts["entries"]["created"] == 15
+    assert run.counts["entries"]["updated"] == 0
+
+
+def test_a_start_date_leaves_earlier_years_out(world: FirmWorld, wow_sandbox: Any) -> None:
+    import datetime as dt
+
+    connection = connection_connect(
+        firm=world.firm,
+        actor=world.admin,
+        name="WoW",
+        email=wow_sandbox.TESTER,
+        exchange_token=wow_sandbox.exchange_token(),
+        api_url=wow_sandbox.url,
+    )
+    link = client_link_set(
+        client_file=world.given_file,
+        connection=connection,
+        company_code=wow_sandbox.DEMO,
+        actor=world.staff,
+        start_date=dt.date(2025, 1, 1),
+    )
+    run = sync_run_execute(run_id=SyncRun.objects.get(link=link).pk)
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
+    years = set(
+        Entry.objects.filter(client_file=world.given_file).values_list("period__year", flat=True).distinct()
+    )
+    assert years <= {2025}
+    snapshot = wow_sandbox.snapshot()
+    periods_2025 = {p["Id"] for p in snapshot["BookPeriods"] if p["RelatedYear"] == 2025}
+    expected = {d["Id"] for d in snapshot["documents"] if d["BookPeriod_Id"] in periods_2025}
+    assert {
+        str(i) for i in Entry.objects.filter(client_file=world.given_file).values_list("wow_id", flat=True)
+    } == expected
+
+
+def test_the_celery_task_runs_a_sync_to_the_end(link: ClientLink, wow_sandbox: Any) -> None:
+    from syncs.tasks import run_sync
+
+    run = SyncRun.objects.get(link=link)
+    run_sync.apply(args=[run.pk]).get()
+    run.refresh_from_db()
+    assert run.status == SyncRun.Status.SUCCEEDED
+    run_sync.apply(args=[run.pk]).get()  # delivered twice: the second finds the run finished and does nothing
+    assert SyncRun.objects.filter(link=link).count() == 1
+    assert_ledger_equals_sandbox(link.client_file, wow_sandbox.snapshot())
