@@ -35,7 +35,7 @@ def celery_worker() -> Iterator[subprocess.Popen[bytes]]:
     url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
     env = {**os.environ, "DATABASE_URL": url}
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    worker = subprocess.Popen(  # noqa: S603
+    worker = subprocess.Popen(
         [
             sys.executable,
             "-m",

@@ -147,8 +147,7 @@ def test_a_revoked_refresh_token_marks_the_sync_needs_reconnecting_once(
 def test_a_sync_interrupted_after_page_k_and_retried_ends_identical(
     link: ClientLink, wow_sandbox: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from syncs.providers import ProviderError
-    from syncs.providers import winbooks_reader
+    from syncs.providers import ProviderError, winbooks_reader
     from syncs.providers.winbooks import client_for_connection
 
     monkeypatch.setitem(winbooks_reader.PAGE_SIZE, "entries", 4)  # 15 documents: 4 pages
