@@ -13,6 +13,7 @@ import sys
 import time
 from typing import Any
 
+import requests
 from django.core.management.base import BaseCommand, CommandParser
 
 
@@ -23,6 +24,22 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--sandbox-port", type=int, default=8765)
+
+    def _exchange_token(self, sandbox_url: str) -> str:
+        """A fresh exchange token from the sandbox's control API, once it answers."""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                answer = requests.post(
+                    f"{sandbox_url}/_sandbox/exchange-tokens",
+                    json={"email": "demo@sandbox.local", "trusted": True},
+                    timeout=5,
+                )
+                answer.raise_for_status()
+                return str(answer.json()["exchange_token"])
+            except requests.RequestException:
+                time.sleep(0.5)
+        return "(the sandbox did not start: see its messages above)"
 
     def handle(self, *args: Any, **options: Any) -> None:
         python = sys.executable
@@ -65,9 +82,18 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         for name, command in commands.items():
             children[name] = subprocess.Popen(command)  # noqa: S603
+        sandbox_url = f"http://127.0.0.1:{options['sandbox_port']}"
+        token = self._exchange_token(sandbox_url)
         self.stdout.write(
-            f"\nSite:    http://{options['host']}:{options['port']}/  (Ctrl-C stops everything)\n"
-            f"Sandbox: http://127.0.0.1:{options['sandbox_port']}/  (a local WinbooksOnWeb)\n"
+            "\n"
+            f"Site:     http://{options['host']}:{options['port']}/   (Ctrl-C stops everything)\n"
+            "Log in:   admin@demo.test / demo-password (also staff@, external@, pulse@demo.test)\n"
+            f"WinbooksOnWeb sandbox (a local WoW): {sandbox_url}\n"
+            "  Connect on the Syncs tab with\n"
+            "    e-mail          demo@sandbox.local\n"
+            f"    exchange token  {token}\n"
+            f"    API location    {sandbox_url}   (under Advanced)\n"
+            "  then link a client file to the company code DEMO_BV.\n"
         )
         try:
             while not stopping:
