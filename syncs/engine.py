@@ -61,6 +61,7 @@ class RunState:
     counts: dict[str, UpsertCounts] = field(default_factory=dict)
     touched_periods: set[int] = field(default_factory=set)
     issues: int = 0
+    reported: set[tuple[str, str, str]] = field(default_factory=set)
     progress: dict[str, Any] = field(default_factory=dict)
     # What earlier attempts of this run did: a retried run reports its totals, not only its last attempt.
     earlier_api_calls: int = 0
@@ -75,6 +76,7 @@ class RunState:
             refs=RefMaps(link.client_file_id),
             counts={entity: UpsertCounts(**counts) for entity, counts in run.counts.items()},
             issues=run.issues.count(),
+            reported=set(run.issues.values_list("entity", "wow_id", "problem")),
             progress={key: run.progress[key] for key in ("pages", "records") if key in run.progress},
             earlier_api_calls=run.api_calls,
             earlier_api_calls_by_kind=dict(run.api_calls_by_kind),
@@ -255,6 +257,10 @@ def _upsert(state: RunState, stream: str, rows: list[Any], *, force: bool) -> in
 
 
 def _record_rejections(state: RunState, rejected: Iterable[Rejected]) -> None:
+    """Issue rows for what could not be taken in; a record met twice in one run (a period healed after its
+    stream already met it) is reported once."""
+    fresh = [r for r in rejected if (r.entity, r.wow_id, r.problem) not in state.reported]
+    state.reported.update((r.entity, r.wow_id, r.problem) for r in fresh)
     issues = [
         SyncIssue(
             run=state.run,
@@ -264,7 +270,7 @@ def _record_rejections(state: RunState, rejected: Iterable[Rejected]) -> None:
             problem=r.problem[:500],
             hint=r.hint[:500],
         )
-        for r in rejected
+        for r in fresh
     ]
     if issues:
         SyncIssue.objects.bulk_create(issues)

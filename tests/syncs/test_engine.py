@@ -225,3 +225,27 @@ def test_the_celery_task_runs_a_sync_to_the_end(link: ClientLink, wow_sandbox: A
     run_sync.apply(args=[run.pk]).get()  # delivered twice: the second finds the run finished and does nothing
     assert SyncRun.objects.filter(link=link).count() == 1
     assert_ledger_equals_sandbox(link.client_file, wow_sandbox.snapshot())
+
+
+def test_a_record_wow_keeps_sending_malformed_is_one_issue_and_the_period_is_marked(
+    link: ClientLink, wow_sandbox: Any
+) -> None:
+    wow_sandbox.control(
+        "POST",
+        "faults",
+        {
+            "path_contains": "GLTransHeaders/Folder/DEMO_BV/ExecuteCriteria?maxLevel=2",
+            "kind": "malformed",
+            "target": "account",
+            "count": 50,
+        },
+    )
+    run = sync_run_execute(run_id=SyncRun.objects.get(link=link).pk)
+    assert run.status == SyncRun.Status.SUCCEEDED_WITH_ISSUES
+    issues = list(run.issues.all())
+    assert len(issues) == 1, [(i.reference, i.problem) for i in issues]
+    assert "account the ledger does not know" in issues[0].problem
+    assert run.reconciled is False  # the left-out document's period does not tie out, and says so
+    bad = PeriodCheck.objects.filter(run=run, ties_out=False)
+    assert bad.count() == 1 and bad.get().healed
+    assert Entry.objects.filter(client_file=link.client_file).count() == 14  # the rest is synced
