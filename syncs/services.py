@@ -104,15 +104,13 @@ def connection_connect(
         )
     except ProviderError as error:
         raise _provider_failure(error) from error
-    from .providers.winbooks import clean_api_url
-
     now = timezone.now()
     with transaction.atomic():
         connection = Connection.objects.create(
             firm=firm,
             name=name,
             provider=provider.key,
-            api_url=clean_api_url(api_url or provider.default_api_url),
+            api_url=credentials.api_url,
             status=Connection.Status.CONNECTED,
             status_changed_at=now,
             email=credentials.email,

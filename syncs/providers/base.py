@@ -33,6 +33,7 @@ class ProviderError(Exception):
 class Credentials:
     """What a successful connect yields, to be stored encrypted."""
 
+    api_url: str  # normalised: where every later call of this connection goes
     email: str
     access_token: str
     refresh_token: str

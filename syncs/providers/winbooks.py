@@ -134,6 +134,7 @@ class WinbooksProvider:
             logger.info("WinbooksOnWeb token exchange refused: %s", type(error).__name__)
             raise user_error(error, during="connect") from error
         return Credentials(
+            api_url=api_url,
             email=email,
             access_token=tokens.access_token,
             refresh_token=tokens.refresh_token,
