@@ -10,25 +10,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from syncs.models import ClientLink
-from syncs.services import client_link_set, connection_connect
 from tests.fixtures import FirmWorld
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def link(world: FirmWorld, wow_sandbox: Any) -> ClientLink:
-    connection = connection_connect(
-        firm=world.firm,
-        actor=world.admin,
-        name="WoW",
-        email=wow_sandbox.TESTER,
-        exchange_token=wow_sandbox.exchange_token(),
-        api_url=wow_sandbox.url,
-    )
-    return client_link_set(
-        client_file=world.given_file, connection=connection, company_code=wow_sandbox.DEMO, actor=world.staff
-    )
 
 
 def sync(world: FirmWorld) -> dict[str, Any]:

@@ -38,18 +38,6 @@ def post_connect(client: Client, world: FirmWorld, data: dict[str, str]) -> Any:
     return client.post(reverse("sync_connect_winbooks", args=[world.firm.slug]), data)
 
 
-@pytest.fixture
-def connection(world: FirmWorld, wow_sandbox: Any) -> Connection:
-    return connection_connect(
-        firm=world.firm,
-        actor=world.admin,
-        name="WinbooksOnWeb",
-        email=wow_sandbox.TESTER,
-        exchange_token=wow_sandbox.exchange_token(),
-        api_url=wow_sandbox.url,
-    )
-
-
 # --- connecting -------------------------------------------------------------------------------------------
 
 

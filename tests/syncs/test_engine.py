@@ -18,21 +18,6 @@ from .helpers import assert_ledger_equals_sandbox
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def link(world: FirmWorld, wow_sandbox: Any) -> ClientLink:
-    connection = connection_connect(
-        firm=world.firm,
-        actor=world.admin,
-        name="WinbooksOnWeb",
-        email=wow_sandbox.TESTER,
-        exchange_token=wow_sandbox.exchange_token(),
-        api_url=wow_sandbox.url,
-    )
-    return client_link_set(
-        client_file=world.given_file, connection=connection, company_code=wow_sandbox.DEMO, actor=world.staff
-    )
-
-
 def run_sync(link: ClientLink) -> SyncRun:
     run, _ = sync_run_request(link=link, trigger=SyncRun.Trigger.MANUAL)
     return sync_run_execute(run_id=run.pk)
