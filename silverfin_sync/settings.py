@@ -193,7 +193,9 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # Syncs. A run whose worker has not written a heartbeat for this long is taken over by another worker
 # (the dispatcher re-queues it); every page written refreshes the heartbeat.
 SYNC_STALE_AFTER_SECONDS = env.int("SYNC_STALE_AFTER_SECONDS", default=600)
-# A queued run no worker has started after this long is sent again (a broker restart may have lost it).
+# A queued run no worker has started after this long, or a run waiting this long past its last heartbeat for
+# a transient retry, is sent again (a broker restart may have lost its message). Keep it above the longest
+# retry backoff (10 minutes, syncs/tasks.py); a run sent twice is still carried out once (the claim).
 SYNC_REQUEUE_AFTER_SECONDS = env.int("SYNC_REQUEUE_AFTER_SECONDS", default=900)
 SYNC_DISPATCH_BATCH = env.int("SYNC_DISPATCH_BATCH", default=500)
 SYNC_MAX_RETRIES = env.int("SYNC_MAX_RETRIES", default=5)

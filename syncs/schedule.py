@@ -8,6 +8,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .models import ClientLink, Connection, SyncRun
@@ -54,11 +55,17 @@ def sync_dispatch_due(*, now: dt.datetime | None = None) -> dict[str, int]:
         )
 
     resent = 0
-    forgotten = SyncRun.objects.filter(
-        status=SyncRun.Status.QUEUED,
-        started_at__isnull=True,
-        queued_at__lt=now - dt.timedelta(seconds=settings.SYNC_REQUEUE_AFTER_SECONDS),
-    ).values_list("pk", "trigger")
+    requeue_before = now - dt.timedelta(seconds=settings.SYNC_REQUEUE_AFTER_SECONDS)
+    # Queued runs whose message may be gone (a broker restart): never started and queued long ago, or sent
+    # back to the queue by a transient error whose retry (a broker message too) is long overdue.
+    forgotten = (
+        SyncRun.objects.filter(status=SyncRun.Status.QUEUED)
+        .filter(
+            Q(started_at__isnull=True, queued_at__lt=requeue_before)
+            | Q(started_at__isnull=False, heartbeat_at__lt=requeue_before)
+        )
+        .values_list("pk", "trigger")
+    )
     stale = SyncRun.objects.filter(
         status=SyncRun.Status.RUNNING,
         heartbeat_at__lt=now - dt.timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS),

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from typing import Any
 
 from celery import shared_task
 from django.conf import settings
+from django.db import InterfaceError, OperationalError, close_old_connections, connections
 
 from .providers import ProviderError
 
@@ -17,6 +19,27 @@ logger = logging.getLogger(__name__)
 def _backoff(retries: int) -> float:
     # 30 s, 60 s, 120 s, ... capped at 10 minutes, with jitter so a firm's runs do not retry in step.
     return min(600.0, 30.0 * 2**retries) * (0.5 + random.random() / 2)  # noqa: S311
+
+
+def _requeue_after_database_loss(run_id: int, *, attempts: int = 30) -> None:
+    """Put a run whose worker lost the database back in the queue, waiting (about 30 s at most) for the
+    database to accept connections again. If it never does, the stale-heartbeat takeover recovers the run."""
+    from .models import SyncRun
+
+    for _ in range(attempts):
+        close_old_connections()
+        for connection in connections.all():
+            connection.close()
+        try:
+            SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.RUNNING).update(
+                status=SyncRun.Status.QUEUED,
+                error_class="transient",
+                error_message="The database was briefly unavailable; the sync continues shortly.",
+            )
+            return
+        except (OperationalError, InterfaceError):
+            time.sleep(1)
+    logger.error("Run %s: the database is still unavailable; the run is left to the dispatcher", run_id)
 
 
 @shared_task(
@@ -33,6 +56,12 @@ def run_sync(self: Any, run_id: int) -> None:
 
     try:
         sync_run_execute(run_id=run_id)
+    except (OperationalError, InterfaceError):
+        # The database went away mid-run (a restart, a fail-over): the run could not even be recorded as
+        # failed. Put it back in the queue on a fresh connection and retry; the pages already written stay.
+        logger.warning("Run %s: database connection lost; retrying", run_id)
+        _requeue_after_database_loss(run_id)
+        raise self.retry(countdown=_backoff(self.request.retries)) from None
     except ProviderError as error:  # only transient errors come back here; the run is queued again
         if self.request.retries >= settings.SYNC_MAX_RETRIES:
             sync_run_give_up(run_id=run_id, message=error.user_message)

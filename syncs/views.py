@@ -12,6 +12,7 @@ from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from clients.access import Action, FirmAccess, require_client_file, require_firm
@@ -79,6 +80,7 @@ def sync_add_package(request: HttpRequest, firm_slug: str) -> HttpResponse:
     return redirect(reverse("sync_add", args=[access.firm.slug]) + "?kind=bookkeeping")
 
 
+@sensitive_post_parameters("exchange_token")  # never in an error report
 @login_required
 def sync_connect_winbooks(request: HttpRequest, firm_slug: str) -> HttpResponse:
     access = require_firm(request.user, firm_slug, Action.MANAGE_SYNCS)
@@ -101,6 +103,7 @@ def sync_connect_winbooks(request: HttpRequest, firm_slug: str) -> HttpResponse:
     return render(request, "syncs/connect_winbooks.html", _tab_context(access, form=form))
 
 
+@sensitive_post_parameters("exchange_token")  # never in an error report
 @login_required
 def sync_reconnect(request: HttpRequest, firm_slug: str, connection_id: int) -> HttpResponse:
     access = require_firm(request.user, firm_slug, Action.MANAGE_SYNCS)
