@@ -217,6 +217,9 @@ if PRODUCTION:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
+# Error reports (the 500 page with DEBUG, mails to ADMINS) never show secrets held in local variables.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "silverfin_sync.reporting.SecretsHidingReporterFilter"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

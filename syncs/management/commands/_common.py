@@ -9,6 +9,7 @@ from clients.models import ClientFile, Firm
 
 
 def firm_by_slug(slug: str) -> Firm:
+    slug = slug.strip()
     firm = Firm.objects.filter(slug=slug).first()
     if firm is None:
         raise CommandError(f"No firm with the slug '{slug}'.")
