@@ -8,6 +8,7 @@ This filter hides every local variable whose name says it may hold one, in every
 from __future__ import annotations
 
 import re
+from collections.abc import ItemsView
 from typing import Any
 
 from django.views.debug import SafeExceptionReporterFilter
@@ -23,11 +24,11 @@ class SecretsHidingReporterFilter(SafeExceptionReporterFilter):
         flags=re.I,
     )
 
-    def get_traceback_frame_variables(self, request: Any, tb_frame: Any) -> list[tuple[str, Any]]:
+    def get_traceback_frame_variables(self, request: Any, tb_frame: Any) -> ItemsView[str, Any]:
         variables = super().get_traceback_frame_variables(request, tb_frame)
         if not self.is_active(request):
             return variables
-        return [
-            (name, self.cleansed_substitute if self.sensitive_locals.search(name) else value)
+        return {
+            name: self.cleansed_substitute if self.sensitive_locals.search(name) else value
             for name, value in variables
-        ]
+        }.items()
