@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import Count, Q, Sum
+from django.utils import timezone
 
 from .models import Account, AccountBalance, Entry, EntryLine, FiscalYear, Journal, Period, Relation
 
@@ -165,6 +166,69 @@ class RefMaps:
 
 def _id_map(model: type[models.Model], client_file_id: int) -> dict[uuid.UUID, int]:
     return dict(model.objects.filter(client_file_id=client_file_id).values_list("wow_id", "pk"))  # type: ignore[attr-defined]
+
+
+def _write_rows(
+    model: type[models.Model],
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    *,
+    update: Sequence[str] | None,
+    returning: bool = False,
+) -> dict[uuid.UUID, int]:
+    """Insert ``rows`` (tuples in ``columns`` order, attnames) into ``model``'s table; with ``update``, rows
+    whose ``(client_file, wow_id)`` exists update those columns instead. With ``returning``, answers the
+    ``wow_id → pk`` of every row written.
+
+    Why not ``bulk_create``: building a model instance and an INSERT parameter per field costs far more
+    than the database's own work (profiled: three quarters of a first sync's write time). On PostgreSQL
+    the rows are COPY-ed into a session-local staging table and moved with one INSERT … ON CONFLICT,
+    all inside the caller's transaction; other databases (the demo's SQLite) keep ``bulk_create``.
+    """
+    if not rows:
+        return {}
+    if connection.vendor != "postgresql":
+        objects = [model(**dict(zip(columns, row, strict=True))) for row in rows]
+        if update is None:
+            model.objects.bulk_create(objects, batch_size=2000)  # type: ignore[attr-defined]
+        else:
+            model.objects.bulk_create(  # type: ignore[attr-defined]
+                objects,
+                update_conflicts=True,
+                unique_fields=["client_file", "wow_id"],
+                update_fields=list(update),
+                batch_size=2000,
+            )
+        if not returning:
+            return {}
+        return _id_map_for(
+            model, rows[0][columns.index("client_file_id")], [row[columns.index("wow_id")] for row in rows]
+        )
+    table = model._meta.db_table
+    stage = f"stage_{table}"
+    names = ", ".join(columns)
+    with transaction.atomic(), connection.cursor() as cursor:
+        if update is None and not returning:  # plain inserts: straight in
+            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return {}
+        # A temporary table lives as long as the connection; created once, emptied after each use. Table and
+        # column names below come from model metadata and this module's constants, never from input.
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} AS SELECT * FROM {table} WITH NO DATA")  # noqa: S608
+        with cursor.cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        sql = f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage}"  # noqa: S608
+        if update is not None:
+            assignments = ", ".join(f"{column} = EXCLUDED.{column}" for column in update)
+            sql += f" ON CONFLICT (client_file_id, wow_id) DO UPDATE SET {assignments}"
+        if returning:
+            sql += " RETURNING wow_id, id"
+        cursor.execute(sql)
+        written = dict(cursor.fetchall()) if returning else {}
+        cursor.execute(f"TRUNCATE {stage}")
+    return written
 
 
 M = TypeVar("M", bound=models.Model)
@@ -379,6 +443,48 @@ def _check_entry(row: EntryRow, refs: RefMaps) -> Rejected | None:
     return None
 
 
+# Column order of the rows ``ledger_upsert_entries`` writes (attnames); after the key, everything is updated.
+ENTRY_COLUMNS = (
+    "client_file_id",
+    "wow_id",
+    "wow_version",
+    "synced_at",
+    "journal_id",
+    "period_id",
+    "doc_number",
+    "book_date",
+    "due_date",
+    "wow_modified",
+)
+BALANCE_COLUMNS = (
+    "client_file_id",
+    "period_id",
+    "account_id",
+    "opening",
+    "debit",
+    "credit",
+    "closing",
+    "line_count",
+)
+LINE_COLUMNS = (
+    "client_file_id",
+    "wow_id",
+    "wow_version",
+    "synced_at",
+    "entry_id",
+    "period_id",
+    "line_order",
+    "account_id",
+    "relation_id",
+    "amount",
+    "vat_code",
+    "vat_base",
+    "vat_amount",
+    "description",
+    "value_date",
+)
+
+
 def ledger_upsert_entries(
     *, client_file_id: int, rows: Sequence[EntryRow], refs: RefMaps, force: bool = False
 ) -> EntryUpsertResult:
@@ -394,33 +500,49 @@ def ledger_upsert_entries(
     if not accepted:
         return result
 
-    entry_objects = [
-        Entry(
-            client_file_id=client_file_id,
-            wow_id=r.wow_id,
-            wow_version=r.version,
-            journal_id=refs.journals.get(r.journal_wow_id) if r.journal_wow_id else None,
-            period_id=refs.periods[r.period_wow_id] if r.period_wow_id else None,
-            doc_number=r.doc_number[:40],
-            book_date=r.book_date,
-            due_date=r.due_date,
-            wow_modified=r.modified,
-        )
-        for r in accepted
-    ]
-    entry_counts, written = _upsert(
-        Entry,
-        client_file_id,
-        entry_objects,
-        ["journal", "period", "doc_number", "book_date", "due_date", "wow_modified"],
-        force=force,
+    # Which documents to write: new ones, and those whose version moved (all with ``force``).
+    stored = dict(
+        Entry.objects.filter(
+            client_file_id=client_file_id, wow_id__in=[r.wow_id for r in accepted]
+        ).values_list("wow_id", "wow_version")
     )
-    result.entries.add(entry_counts)
-    if not written:
+    to_write: dict[uuid.UUID, EntryRow] = {}
+    for r in accepted:
+        previous = stored.get(r.wow_id)
+        if previous is None:
+            result.entries.created += 1
+        elif previous != r.version or force:
+            result.entries.updated += 1
+        else:
+            result.entries.unchanged += 1
+            continue
+        to_write[r.wow_id] = r
+    if not to_write:
         return result
 
-    written_ids = {o.wow_id for o in written}
-    entry_pks = _id_map_for(Entry, client_file_id, list(written_ids))
+    now = timezone.now()
+    entry_pks = _write_rows(
+        Entry,
+        ENTRY_COLUMNS,
+        [
+            (
+                client_file_id,
+                r.wow_id,
+                r.version,
+                now,
+                refs.journals.get(r.journal_wow_id) if r.journal_wow_id else None,
+                refs.periods[r.period_wow_id] if r.period_wow_id else None,
+                r.doc_number[:40],
+                r.book_date,
+                r.due_date,
+                r.modified,
+            )
+            for r in to_write.values()
+        ],
+        update=ENTRY_COLUMNS[2:],
+        returning=True,
+    )
+    written_ids = set(to_write)
     changed_rows = [r for r in accepted if r.wow_id in written_ids]
 
     # What the ledger held for these documents: to count, to delete vanished lines, and to know which
@@ -439,12 +561,13 @@ def ledger_upsert_entries(
             client_file_id=client_file_id, wow_id__in=vanished
         ).delete()[0]
 
-    line_objects: list[EntryLine] = []
+    line_rows: list[tuple[Any, ...]] = []
+    accounts, relations, periods = refs.accounts, refs.relations, refs.periods
     for r in changed_rows:
         entry_pk = entry_pks[r.wow_id]
         for line in r.lines:
             period_wow_id = line.period_wow_id or r.period_wow_id
-            line_period_id = refs.periods.get(period_wow_id) if period_wow_id else None
+            line_period_id = periods.get(period_wow_id) if period_wow_id else None
             before = existing.get(line.wow_id)
             if before is None:
                 result.lines.created += 1
@@ -457,46 +580,26 @@ def ledger_upsert_entries(
                 continue
             if line_period_id is not None:
                 result.touched_period_ids.add(line_period_id)
-            line_objects.append(
-                EntryLine(
-                    client_file_id=client_file_id,
-                    wow_id=line.wow_id,
-                    wow_version=line.version,
-                    entry_id=entry_pk,
-                    period_id=line_period_id,
-                    line_order=line.line_order,
-                    account_id=refs.accounts[line.account_wow_id] if line.account_wow_id else None,
-                    relation_id=refs.relations.get(line.relation_wow_id) if line.relation_wow_id else None,
-                    amount=line.amount,
-                    vat_code=line.vat_code[:20],
-                    vat_base=line.vat_base,
-                    vat_amount=line.vat_amount,
-                    description=line.description[:500],
-                    value_date=line.value_date,
+            line_rows.append(
+                (
+                    client_file_id,
+                    line.wow_id,
+                    line.version,
+                    now,
+                    entry_pk,
+                    line_period_id,
+                    line.line_order,
+                    accounts[line.account_wow_id] if line.account_wow_id else None,
+                    relations.get(line.relation_wow_id) if line.relation_wow_id else None,
+                    line.amount,
+                    line.vat_code[:20],
+                    line.vat_base,
+                    line.vat_amount,
+                    line.description[:500],
+                    line.value_date,
                 )
             )
-    if line_objects:
-        EntryLine.objects.bulk_create(
-            line_objects,
-            update_conflicts=True,
-            unique_fields=["client_file", "wow_id"],
-            update_fields=[
-                "wow_version",
-                "synced_at",
-                "entry",
-                "period",
-                "line_order",
-                "account",
-                "relation",
-                "amount",
-                "vat_code",
-                "vat_base",
-                "vat_amount",
-                "description",
-                "value_date",
-            ],
-            batch_size=2000,
-        )
+    _write_rows(EntryLine, LINE_COLUMNS, line_rows, update=LINE_COLUMNS[2:])
     return result
 
 
@@ -595,27 +698,19 @@ def ledger_rebuild_balances(*, client_file_id: int, period_ids: Iterable[int]) -
                 )
             AccountBalance.objects.filter(period_id__in=ordered).delete()
             running: dict[int, Decimal] = {}
-            balances: list[AccountBalance] = []
+            balances: list[tuple[Any, ...]] = []
+            zero = Decimal(0)
             for period_id in ordered:
                 moved = movements.get(period_id, {})
                 for account_id in sorted(set(running) | set(moved)):
-                    debit, credit, lines = moved.get(account_id, (Decimal(0), Decimal(0), 0))
-                    opening = running.get(account_id, Decimal(0))
+                    debit, credit, lines = moved.get(account_id, (zero, zero, 0))
+                    opening = running.get(account_id, zero)
                     closing = opening + debit - credit
                     if opening or debit or credit or lines:
                         balances.append(
-                            AccountBalance(
-                                client_file_id=client_file_id,
-                                period_id=period_id,
-                                account_id=account_id,
-                                opening=opening,
-                                debit=debit,
-                                credit=credit,
-                                closing=closing,
-                                line_count=lines,
-                            )
+                            (client_file_id, period_id, account_id, opening, debit, credit, closing, lines)
                         )
                     running[account_id] = closing
-            AccountBalance.objects.bulk_create(balances, batch_size=5000)
+            _write_rows(AccountBalance, BALANCE_COLUMNS, balances, update=None)
             written += len(balances)
     return written

@@ -25,24 +25,34 @@ def client_file_list_visible(*, access: FirmAccess) -> QuerySet[ClientFile]:
     return files.order_by("name", "pk")
 
 
-def ledger_period_fingerprints(*, client_file_id: int) -> dict[int, tuple[int, Decimal, int]]:
+def ledger_period_fingerprints(
+    *, client_file_id: int, period_ids: Iterable[int] | None = None
+) -> dict[int, tuple[int, Decimal, int]]:
     """Per period: (number of debit lines, sum of debits, number of documents), to compare with the
-    package's own aggregates and find the periods where something was deleted or is missing."""
+    package's own aggregates and find the periods where something was deleted or is missing. With
+    ``period_ids``, only those periods (a re-check after a repair need not aggregate the whole ledger)."""
+    lines_qs = EntryLine.objects.filter(client_file_id=client_file_id, amount__gt=0)
+    entries_qs = Entry.objects.filter(client_file_id=client_file_id)
+    if period_ids is not None:
+        wanted = list(period_ids)
+        lines_qs, entries_qs = lines_qs.filter(period_id__in=wanted), entries_qs.filter(period_id__in=wanted)
     result: dict[int, tuple[int, Decimal, int]] = {}
-    for row in (
-        EntryLine.objects.filter(client_file_id=client_file_id, amount__gt=0)
-        .values("period_id")
-        .annotate(lines=Count("pk"), debit_total=Sum("amount"))
-    ):
+    for row in lines_qs.values("period_id").annotate(lines=Count("pk"), debit_total=Sum("amount")):
         result[row["period_id"]] = (row["lines"], row["debit_total"], 0)
-    for entry_row in (
-        Entry.objects.filter(client_file_id=client_file_id)
-        .values("period_id")
-        .annotate(entry_count=Count("pk"))
-    ):
+    for entry_row in entries_qs.values("period_id").annotate(entry_count=Count("pk")):
         lines, debit, _ = result.get(entry_row["period_id"], (0, Decimal(0), 0))
         result[entry_row["period_id"]] = (lines, debit, entry_row["entry_count"])
     return result
+
+
+def ledger_line_counts(*, client_file_id: int, period_ids: Iterable[int]) -> dict[int, int]:
+    """Per period: the number of lines (one small aggregate, for the run's per-period checks)."""
+    return dict(
+        EntryLine.objects.filter(client_file_id=client_file_id, period_id__in=list(period_ids))
+        .values("period_id")
+        .annotate(lines=Count("pk"))
+        .values_list("period_id", "lines")
+    )
 
 
 def ledger_account_sums(

@@ -31,7 +31,12 @@ from django.utils import timezone
 from clients import ledger
 from clients.ledger import RefMaps, Rejected, UpsertCounts
 from clients.models import Account, FiscalYear, Period
-from clients.selectors import ledger_account_sums, ledger_ids_in_period, ledger_period_fingerprints
+from clients.selectors import (
+    ledger_account_sums,
+    ledger_ids_in_period,
+    ledger_line_counts,
+    ledger_period_fingerprints,
+)
 
 from .models import ClientLink, Connection, PeriodCheck, SyncCursor, SyncIssue, SyncRun
 from .providers import ProviderError
@@ -42,6 +47,9 @@ logger = logging.getLogger(__name__)
 # Records modified this long before the cursor are read again: a write committed in WoW after a later one
 # (clock skew between WoW's servers, long transactions) would otherwise slip behind the cursor for good.
 CURSOR_OVERLAP = dt.timedelta(minutes=5)
+# Periods proven per batch (see _prove_and_heal): bounds memory; WoW's answer is chunked per 100 rows anyway,
+# so smaller batches add only one query each.
+PROOF_PERIODS_PER_BATCH = 5
 
 
 class RunNotClaimed(Exception):
@@ -163,8 +171,10 @@ def _sync(state: RunState) -> None:
             allowed_periods = _periods_in_range(state)
         _read_stream(state, stream, allowed_periods)
     state.progress["streams_done"] = len(STREAMS)
-    _detect_master_deletes(state)
+    # Documents first: an account or period deleted in WoW together with its last documents is then no
+    # longer used by the ledger either, and goes cleanly instead of being kept as "still referenced".
     _detect_entry_gaps(state, allowed_periods)
+    _detect_master_deletes(state)
     checks = _prove_and_heal(state)
     touched = set(state.touched_periods)
     if touched:
@@ -341,7 +351,7 @@ def _detect_entry_gaps(state: RunState, allowed_periods: list[uuid.UUID] | None)
         and period in period_pk
     ]
     for period in sorted(suspects):
-        _reconcile_period_ids(state, period)
+        _reconcile_period_ids(state, period, expected=_fingerprint(wow.get(period)))
 
 
 def _fingerprint(value: tuple[int, Decimal, int] | None) -> tuple[int, Decimal, int]:
@@ -351,21 +361,47 @@ def _fingerprint(value: tuple[int, Decimal, int] | None) -> tuple[int, Decimal, 
     return (lines, Decimal(debit).normalize() if debit else Decimal(0), entries)
 
 
-def _reconcile_period_ids(state: RunState, period_wow_id: uuid.UUID) -> None:
-    """Make the period's documents and lines exactly WoW's, using the whole id partition."""
+def _reconcile_period_ids(
+    state: RunState, period_wow_id: uuid.UUID, *, expected: tuple[int, Decimal, int] | None = None
+) -> None:
+    """Make the period's documents and lines exactly WoW's, using the whole id partition.
+
+    With ``expected`` (WoW's fingerprint of the period), the document id list is diffed first, and the line
+    id list (several times longer: most of the calls) only if the period's fingerprint still differs after
+    that. Deleted or missing documents are what usually moves a fingerprint; a line changed inside a
+    document bumps the document's version, so the changed-since read already replaced its lines; and the
+    proof compares every touched period's per-account sums afterwards, healing what this would miss.
+    """
+    if expected is not None:
+        _diff_period_ids(state, period_wow_id, lines=False)
+        period_pk = state.refs.periods[period_wow_id]
+        ours = ledger_period_fingerprints(client_file_id=state.client_file_id, period_ids=[period_pk]).get(
+            period_pk
+        )
+        if _fingerprint(ours) == expected:
+            return
+    _diff_period_ids(state, period_wow_id, lines=True)
+
+
+def _diff_period_ids(state: RunState, period_wow_id: uuid.UUID, *, lines: bool) -> None:
+    """Diff the period's document ids (and with ``lines`` its line ids) both ways: delete what WoW no longer
+    has, fetch what the ledger lacks."""
     period_pk = state.refs.periods[period_wow_id]
     state.progress.update({"stream": "deletes", "period": str(period_wow_id)})
-    wow = state.reader.period_ids(period_wow_id)  # complete, or it raised: never diff a partial read
+    # complete, or it raised: never diff a partial read
+    wow = state.reader.period_ids(period_wow_id, lines=lines)
     our_entries, our_lines = ledger_ids_in_period(client_file_id=state.client_file_id, period_id=period_pk)
+    if not lines:
+        our_lines = set()  # not fetched from WoW either: nothing to diff
     with transaction.atomic():
-        entries, lines, periods = ledger.ledger_delete_entries(
+        entries, deleted_entry_lines, periods = ledger.ledger_delete_entries(
             client_file_id=state.client_file_id, wow_ids=our_entries - wow.entry_ids
         )
         deleted_lines, line_periods = ledger.ledger_delete_lines(
             client_file_id=state.client_file_id, wow_ids=our_lines - wow.line_ids
         )
         state.count("entries").add(entries)
-        state.count("lines").add(lines)
+        state.count("lines").add(deleted_entry_lines)
         state.count("lines").deleted += deleted_lines
         state.touched_periods |= periods | line_periods | {period_pk}
         _save_progress(state)
@@ -385,7 +421,13 @@ def _prove_and_heal(state: RunState) -> list[PeriodCheck]:
     state.progress.update({"stream": "proof", "stream_pages": 0})
     _save_progress(state)
     periods = {p.pk: p for p in Period.objects.filter(pk__in=state.touched_periods)}
-    differences = _differences(state, periods)
+    # A few periods at a time: WoW's and the ledger's sums per (period, account) for every period of a
+    # large first sync (70 periods × 2,000 accounts) were the part of its peak memory that grew with size.
+    differences: dict[int, list[Difference]] = {}
+    ordered = sorted(periods)
+    for start in range(0, len(ordered), PROOF_PERIODS_PER_BATCH):
+        batch = ordered[start : start + PROOF_PERIODS_PER_BATCH]
+        differences.update(_differences(state, {pk: periods[pk] for pk in batch}))
     healed: set[int] = set()
     for period_pk, diff in list(differences.items()):
         if not diff:
@@ -397,10 +439,7 @@ def _prove_and_heal(state: RunState) -> list[PeriodCheck]:
         differences.update(_differences(state, {pk: periods[pk] for pk in healed}))
     accounts = dict(Account.objects.filter(client_file_id=state.client_file_id).values_list("pk", "number"))
     line_counts = {pk: 0 for pk in periods}
-    for (period_pk, _), (lines, _) in ledger_account_sums(
-        client_file_id=state.client_file_id, period_ids=periods
-    ).items():
-        line_counts[period_pk] += lines
+    line_counts.update(ledger_line_counts(client_file_id=state.client_file_id, period_ids=periods))
     checks = [
         PeriodCheck(
             run=state.run,

@@ -234,3 +234,53 @@ def test_a_record_wow_keeps_sending_malformed_is_one_issue_and_the_period_is_mar
     bad = PeriodCheck.objects.filter(run=run, ties_out=False)
     assert bad.count() == 1 and bad.get().healed
     assert Entry.objects.filter(client_file=link.client_file).count() == 14  # the rest is synced
+
+
+def test_a_document_and_its_now_unused_account_deleted_in_wow_both_go(
+    link: ClientLink, wow_sandbox: Any
+) -> None:
+    run_sync(link)
+    snapshot = wow_sandbox.snapshot()
+    rent = next(a for a in snapshot["GLAccounts"] if a["Code"] == "610000")
+    users = [
+        d
+        for d in snapshot["documents"]
+        if any(li["GLAccount_Id"] == rent["Id"] for li in d["GLTransactions"])
+    ]
+    assert users  # the demo books rent
+    for document in users:
+        assert wow_sandbox.control("DELETE", f"folders/DEMO_BV/objects/GLTransHeader/{document['Id']}").ok
+    assert wow_sandbox.control("DELETE", f"folders/DEMO_BV/objects/GLAccount/{rent['Id']}").ok
+    run = run_sync(link)
+    assert run.status == SyncRun.Status.SUCCEEDED, [(i.reference, i.problem) for i in run.issues.all()]
+    assert run.counts["accounts"]["deleted"] == 1
+    assert run.counts["entries"]["deleted"] == len(users)
+    assert not Account.objects.filter(client_file=link.client_file, number="610000").exists()
+    assert_ledger_equals_sandbox(link.client_file, wow_sandbox.snapshot())
+
+
+def test_an_account_wow_deleted_but_the_ledger_still_books_on_is_kept_as_an_issue(
+    link: ClientLink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from syncs.providers import winbooks_reader
+
+    run_sync(link)
+    sales = Account.objects.get(client_file=link.client_file, number="700000")
+    real_ids = winbooks_reader.WinbooksReader.ids
+    real_count = winbooks_reader.WinbooksReader.count
+
+    # WoW claims the sales account is gone while the ledger's documents still book on it.
+    def ids_without_sales(self: Any, stream: str) -> set[Any]:
+        found = real_ids(self, stream)
+        return found - {sales.wow_id} if stream == "accounts" else found
+
+    def count_without_sales(self: Any, stream: str) -> int:
+        return real_count(self, stream) - (1 if stream == "accounts" else 0)
+
+    monkeypatch.setattr(winbooks_reader.WinbooksReader, "ids", ids_without_sales)
+    monkeypatch.setattr(winbooks_reader.WinbooksReader, "count", count_without_sales)
+    run = run_sync(link)
+    assert run.status == SyncRun.Status.SUCCEEDED_WITH_ISSUES
+    issue = run.issues.get()
+    assert issue.reference.startswith("700000") and "still has bookings" in issue.problem
+    assert Account.objects.filter(pk=sales.pk).exists()
