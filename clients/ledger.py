@@ -639,11 +639,22 @@ MASTER_MODELS: dict[str, type[models.Model]] = {
 }
 
 
-def ledger_master_ids(*, client_file_id: int, stream: str) -> set[uuid.UUID]:
+def _master_rows(client_file_id: int, stream: str) -> models.QuerySet[Any]:
     queryset = MASTER_MODELS[stream].objects.filter(client_file_id=client_file_id)  # type: ignore[attr-defined]
     if stream in {"customers", "suppliers"}:
         queryset = queryset.filter(kind=stream[:-1])
-    return set(queryset.values_list("wow_id", flat=True))
+    return queryset
+
+
+def ledger_master_versions(*, client_file_id: int, stream: str) -> dict[uuid.UUID, int]:
+    """``wow_id → version`` of one kind of master data, to diff with the package's list."""
+    return dict(_master_rows(client_file_id, stream).values_list("wow_id", "wow_version"))
+
+
+def ledger_master_fingerprint(*, client_file_id: int, stream: str) -> tuple[int, int]:
+    """(number of rows, sum of their versions): what the package's own count and version sum should equal."""
+    totals = _master_rows(client_file_id, stream).aggregate(rows=Count("pk"), versions=Sum("wow_version"))
+    return (int(totals["rows"] or 0), int(totals["versions"] or 0))
 
 
 def ledger_delete_master(

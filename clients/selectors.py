@@ -27,21 +27,29 @@ def client_file_list_visible(*, access: FirmAccess) -> QuerySet[ClientFile]:
 
 def ledger_period_fingerprints(
     *, client_file_id: int, period_ids: Iterable[int] | None = None
-) -> dict[int, tuple[int, Decimal, int]]:
-    """Per period: (number of debit lines, sum of debits, number of documents), to compare with the
-    package's own aggregates and find the periods where something was deleted or is missing. With
+) -> dict[int, tuple[int, Decimal, int, int]]:
+    """Per period: (number of debit lines, sum of debits, number of documents, sum of the documents'
+    versions), to compare with the package's own aggregates and find the periods where something was
+    deleted, is missing or changed without the changed-since read seeing it. With
     ``period_ids``, only those periods (a re-check after a repair need not aggregate the whole ledger)."""
     lines_qs = EntryLine.objects.filter(client_file_id=client_file_id, amount__gt=0)
     entries_qs = Entry.objects.filter(client_file_id=client_file_id)
     if period_ids is not None:
         wanted = list(period_ids)
         lines_qs, entries_qs = lines_qs.filter(period_id__in=wanted), entries_qs.filter(period_id__in=wanted)
-    result: dict[int, tuple[int, Decimal, int]] = {}
+    result: dict[int, tuple[int, Decimal, int, int]] = {}
     for row in lines_qs.values("period_id").annotate(lines=Count("pk"), debit_total=Sum("amount")):
-        result[row["period_id"]] = (row["lines"], row["debit_total"], 0)
-    for entry_row in entries_qs.values("period_id").annotate(entry_count=Count("pk")):
-        lines, debit, _ = result.get(entry_row["period_id"], (0, Decimal(0), 0))
-        result[entry_row["period_id"]] = (lines, debit, entry_row["entry_count"])
+        result[row["period_id"]] = (row["lines"], row["debit_total"], 0, 0)
+    for entry_row in entries_qs.values("period_id").annotate(
+        entry_count=Count("pk"), version_total=Sum("wow_version")
+    ):
+        lines, debit, _, _ = result.get(entry_row["period_id"], (0, Decimal(0), 0, 0))
+        result[entry_row["period_id"]] = (
+            lines,
+            debit,
+            entry_row["entry_count"],
+            entry_row["version_total"] or 0,
+        )
     return result
 
 
@@ -67,11 +75,13 @@ def ledger_account_sums(
     }
 
 
-def ledger_ids_in_period(*, client_file_id: int, period_id: int) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
-    """The package ids of the documents and of the lines the ledger holds in one period."""
-    entries = set(
+def ledger_ids_in_period(
+    *, client_file_id: int, period_id: int
+) -> tuple[dict[uuid.UUID, int], set[uuid.UUID]]:
+    """The documents (``wow_id → version``) and the line ids the ledger holds in one period."""
+    entries = dict(
         Entry.objects.filter(client_file_id=client_file_id, period_id=period_id).values_list(
-            "wow_id", flat=True
+            "wow_id", "wow_version"
         )
     )
     lines = set(

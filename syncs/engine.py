@@ -44,9 +44,6 @@ from .providers.winbooks_reader import STREAMS, StreamPage, WinbooksReader
 
 logger = logging.getLogger(__name__)
 
-# Records modified this long before the cursor are read again: a write committed in WoW after a later one
-# (clock skew between WoW's servers, long transactions) would otherwise slip behind the cursor for good.
-CURSOR_OVERLAP = dt.timedelta(minutes=5)
 # Periods proven per batch (see _prove_and_heal): bounds memory; WoW's answer is chunked per 100 rows anyway,
 # so smaller batches add only one query each.
 PROOF_PERIODS_PER_BATCH = 5
@@ -171,10 +168,11 @@ def _sync(state: RunState) -> None:
             allowed_periods = _periods_in_range(state)
         _read_stream(state, stream, allowed_periods)
     state.progress["streams_done"] = len(STREAMS)
-    # Documents first: an account or period deleted in WoW together with its last documents is then no
-    # longer used by the ledger either, and goes cleanly instead of being kept as "still referenced".
+    gone = _reconcile_master(state)
+    # Documents before master-data deletes: an account or period deleted in WoW together with its last
+    # documents is then no longer used by the ledger either, and goes cleanly instead of being kept.
     _detect_entry_gaps(state, allowed_periods)
-    _detect_master_deletes(state)
+    _delete_master(state, gone)
     checks = _prove_and_heal(state)
     touched = set(state.touched_periods)
     if touched:
@@ -205,10 +203,12 @@ def _cursor(state: RunState, stream: str) -> SyncCursor:
 
 
 def _read_stream(state: RunState, stream: str, allowed_periods: list[uuid.UUID] | None) -> None:
+    """Read what changed after the stream's cursor. A change WoW commits late, with a Modified behind the
+    cursor, is not lost: it moves a version fingerprint, which the reconciliation steps compare."""
     cursor = _cursor(state, stream)
-    since = cursor.modified - CURSOR_OVERLAP if cursor.modified else None
+    after = (cursor.modified, cursor.last_id) if cursor.modified else None
     state.progress.update({"stream": stream, "stream_pages": 0})
-    pages = state.reader.changed(stream, since=since, after=None, period_ids=allowed_periods)
+    pages = state.reader.changed(stream, since=None, after=after, period_ids=allowed_periods)
     for page in pages:
         _check_still_wanted(state.link)
         _write_page(state, stream, page, cursor)
@@ -221,10 +221,10 @@ def _write_page(
         written = _upsert(state, stream, page.rows, force=force)
         _record_rejections(state, page.rejected)
         if cursor is not None:
-            modified, last_id = page.last_key
-            if cursor.modified is None or (modified, last_id) > (cursor.modified, cursor.last_id):
-                cursor.modified, cursor.last_id = modified, last_id
-                cursor.save(update_fields=["modified", "last_id", "updated_at"])
+            # Pages come in WoW's own (Modified, Id) order, so the last key is the furthest; WoW may order
+            # Ids differently from Python, so it is taken as it is, never compared here.
+            cursor.modified, cursor.last_id = page.last_key
+            cursor.save(update_fields=["modified", "last_id", "updated_at"])
         state.progress["pages"] = state.progress.get("pages", 0) + 1
         state.progress["stream_pages"] = state.progress.get("stream_pages", 0) + 1
         state.progress["records"] = state.progress.get("records", 0) + len(page.rows) + len(page.rejected)
@@ -300,21 +300,39 @@ def _save_progress(state: RunState) -> None:
     run.save(update_fields=["progress", "counts", "api_calls", "api_calls_by_kind", "heartbeat_at"])
 
 
-def _detect_master_deletes(state: RunState) -> None:
-    """Master data WoW no longer has: found by count, confirmed by the full id list, then removed —
-    except what bookings still use, which becomes an issue instead of vanishing silently."""
+MASTER_STREAMS = ("fiscal_years", "periods", "journals", "accounts", "customers", "suppliers")
+
+
+def _reconcile_master(state: RunState) -> dict[str, set[uuid.UUID]]:
+    """Per kind of master data, compare WoW's (count, version sum) with the ledger's. Where they differ, diff
+    the whole (id, version) lists: fetch what is missing or stale now, in dependency order, and return what
+    WoW no longer has, to be deleted once the documents' gaps are settled."""
     state.progress.update({"stream": "deletes", "stream_pages": 0})
     _save_progress(state)
-    for stream in ("suppliers", "customers", "accounts", "journals", "periods", "fiscal_years"):
-        ledger_ids = ledger.ledger_master_ids(client_file_id=state.client_file_id, stream=stream)
-        if state.reader.count(stream) >= len(ledger_ids):
+    gone: dict[str, set[uuid.UUID]] = {}
+    for stream in MASTER_STREAMS:
+        theirs = state.reader.master_fingerprint(stream)
+        if theirs == ledger.ledger_master_fingerprint(client_file_id=state.client_file_id, stream=stream):
             continue
-        gone = ledger_ids - state.reader.ids(stream)
-        if not gone:
+        wow = state.reader.versions(stream)
+        ours = ledger.ledger_master_versions(client_file_id=state.client_file_id, stream=stream)
+        stale = [wow_id for wow_id, version in wow.items() if ours.get(wow_id) != version]
+        for page in state.reader.objects(stream, stale):
+            _write_page(state, stream, page, None)
+        if missing := set(ours) - set(wow):
+            gone[stream] = missing
+    return gone
+
+
+def _delete_master(state: RunState, gone: dict[str, set[uuid.UUID]]) -> None:
+    """Remove master data WoW no longer has, dependants first, except what bookings still use: that is kept
+    and reported as an issue instead of vanishing silently."""
+    for stream in reversed(MASTER_STREAMS):
+        if not gone.get(stream):
             continue
         with transaction.atomic():
             deleted, kept = ledger.ledger_delete_master(
-                client_file_id=state.client_file_id, stream=stream, wow_ids=gone
+                client_file_id=state.client_file_id, stream=stream, wow_ids=gone[stream]
             )
             state.count(stream).deleted += deleted
             _record_rejections(
@@ -354,15 +372,18 @@ def _detect_entry_gaps(state: RunState, allowed_periods: list[uuid.UUID] | None)
         _reconcile_period_ids(state, period, expected=_fingerprint(wow.get(period)))
 
 
-def _fingerprint(value: tuple[int, Decimal, int] | None) -> tuple[int, Decimal, int]:
+Fingerprint = tuple[int, Decimal, int, int]
+
+
+def _fingerprint(value: Fingerprint | None) -> Fingerprint:
     if value is None:
-        return (0, Decimal(0), 0)
-    lines, debit, entries = value
-    return (lines, Decimal(debit).normalize() if debit else Decimal(0), entries)
+        return (0, Decimal(0), 0, 0)
+    lines, debit, entries, versions = value
+    return (lines, Decimal(debit).normalize() if debit else Decimal(0), entries, versions)
 
 
 def _reconcile_period_ids(
-    state: RunState, period_wow_id: uuid.UUID, *, expected: tuple[int, Decimal, int] | None = None
+    state: RunState, period_wow_id: uuid.UUID, *, expected: Fingerprint | None = None
 ) -> None:
     """Make the period's documents and lines exactly WoW's, using the whole id partition.
 
@@ -395,7 +416,7 @@ def _diff_period_ids(state: RunState, period_wow_id: uuid.UUID, *, lines: bool) 
         our_lines = set()  # not fetched from WoW either: nothing to diff
     with transaction.atomic():
         entries, deleted_entry_lines, periods = ledger.ledger_delete_entries(
-            client_file_id=state.client_file_id, wow_ids=our_entries - wow.entry_ids
+            client_file_id=state.client_file_id, wow_ids=set(our_entries) - wow.entry_ids
         )
         deleted_lines, line_periods = ledger.ledger_delete_lines(
             client_file_id=state.client_file_id, wow_ids=our_lines - wow.line_ids
@@ -406,9 +427,14 @@ def _diff_period_ids(state: RunState, period_wow_id: uuid.UUID, *, lines: bool) 
         state.touched_periods |= periods | line_periods | {period_pk}
         _save_progress(state)
     missing_lines = wow.line_ids - our_lines
-    missing_entries = (wow.entry_ids - our_entries) | {
-        wow.entry_of_line[line] for line in missing_lines if line in wow.entry_of_line
-    }
+    # Missing documents, documents whose version moved without the changed-since read seeing it (a change
+    # committed late), and the documents of missing lines.
+    stale = {wow_id for wow_id, version in wow.entry_versions.items() if our_entries.get(wow_id) != version}
+    missing_entries = (
+        (wow.entry_ids - set(our_entries))
+        | stale
+        | {wow.entry_of_line[line] for line in missing_lines if line in wow.entry_of_line}
+    )
     if missing_entries:
         for page in state.reader.entries(ids=missing_entries):
             _write_page(state, "entries", page, None, force=True)

@@ -61,6 +61,7 @@ class PeriodIds:
     entry_ids: set[uuid.UUID] = field(default_factory=set)
     line_ids: set[uuid.UUID] = field(default_factory=set)
     entry_of_line: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
+    entry_versions: dict[uuid.UUID, int] = field(default_factory=dict)
 
 
 def _uuid(value: str | None) -> uuid.UUID | None:
@@ -298,34 +299,65 @@ class WinbooksReader:
                     rejected.append(problem)
             yield StreamPage(rows=rows, rejected=rejected, last_key=page.last_key)
 
-    def count(self, stream: str) -> int:
-        query = q.Query(STREAM_OMS[stream]).count("Id")
+    def master_fingerprint(self, stream: str) -> tuple[int, int]:
+        """(number of objects, sum of their versions). Every edit raises a version, so any add, edit or delete
+        the changed-since read did not bring (a deletion, a change committed late) moves this pair."""
+        query = q.Query(STREAM_OMS[stream]).project(q.count("Id"), q.sum_("Version"))
         rows = self._call(lambda: self.client.execute_criteria(self.company_code, query))
-        return int(rows[0]) if rows else 0
+        if not rows:
+            return (0, 0)
+        row = rows[0] if isinstance(rows[0], list) else [rows[0], 0]
+        return (int(row[0] or 0), int(row[1] or 0))
 
-    def ids(self, stream: str) -> set[uuid.UUID]:
-        query = q.Query(STREAM_OMS[stream]).select("Id")
+    def versions(self, stream: str) -> dict[uuid.UUID, int]:
+        """Every object's id and version (the whole list, or an error: never diff a partial read)."""
+        query = q.Query(STREAM_OMS[stream]).select("Id", "Version")
         rows = self._call(lambda: self.client.execute_criteria(self.company_code, query))
-        return {ident for value in rows if (ident := _uuid(_scalar(value))) is not None}
+        return {ident: int(version or 0) for value, version in rows if (ident := _uuid(value)) is not None}
 
-    def period_fingerprints(self) -> dict[uuid.UUID, tuple[int, Decimal, int]]:
-        """Per period: (number of debit lines, sum of debits, number of documents), from WoW's aggregates."""
+    def objects(self, stream: str, ids: Iterable[uuid.UUID]) -> Iterator[StreamPage]:
+        """Master data objects by id, converted like the changed-since pages."""
+        wanted = sorted(str(i) for i in ids)
+        max_level = 2 if stream in {"customers", "suppliers"} else 1
+        for start in range(0, len(wanted), ID_BATCH):
+            query = q.Query(STREAM_OMS[stream], max_level=max_level).where(
+                q.in_("Id", wanted[start : start + ID_BATCH])
+            )
+            raws = self._call(lambda query=query: self.client.execute_criteria(self.company_code, query))  # type: ignore[misc]
+            rows, rejected = [], []
+            for raw in raws:
+                row, problem = convert(stream, raw)
+                if row is not None:
+                    rows.append(row)
+                if problem is not None:
+                    rejected.append(problem)
+            yield StreamPage(
+                rows=rows, rejected=rejected, last_key=(dt.datetime.min.replace(tzinfo=dt.UTC), "")
+            )
+
+    def period_fingerprints(self) -> dict[uuid.UUID, tuple[int, Decimal, int, int]]:
+        """Per period: (number of debit lines, sum of debits, number of documents, sum of the documents'
+        versions), from WoW's aggregates."""
         debits = (
             q.Query("GLTrans")
             .where(q.gt("Amount", 0))
             .project(q.group_by("BookPeriod_Id"), q.count("Id"), q.sum_("Amount"))
         )
-        headers = q.Query("GLTransHeader").project(q.group_by("BookPeriod_Id"), q.count("Id"))
-        result: dict[uuid.UUID, tuple[int, Decimal, int]] = {}
+        headers = q.Query("GLTransHeader").project(
+            q.group_by("BookPeriod_Id"), q.count("Id"), q.sum_("Version")
+        )
+        result: dict[uuid.UUID, tuple[int, Decimal, int, int]] = {}
         for period, lines, total in self._call(
             lambda: self.client.execute_criteria(self.company_code, debits)
         ):
             if (key := _uuid(period)) is not None:
-                result[key] = (int(lines), Decimal(total or 0), 0)
-        for period, entries in self._call(lambda: self.client.execute_criteria(self.company_code, headers)):
+                result[key] = (int(lines), Decimal(total or 0), 0, 0)
+        for period, entries, versions in self._call(
+            lambda: self.client.execute_criteria(self.company_code, headers)
+        ):
             if (key := _uuid(period)) is not None:
-                lines, total, _ = result.get(key, (0, Decimal(0), 0))
-                result[key] = (lines, total, int(entries))
+                lines, total, _, _ = result.get(key, (0, Decimal(0), 0, 0))
+                result[key] = (lines, total, int(entries), int(versions or 0))
         return result
 
     def period_ids(self, period_id: uuid.UUID, *, lines: bool = True) -> PeriodIds:
@@ -333,11 +365,12 @@ class WinbooksReader:
         ``lines``, only the document ids: a period has several times more lines than documents, so the line
         list costs most of the calls (``line_ids`` is then left empty)."""
         in_period = q.eq("BookPeriod_Id", str(period_id))
-        headers = q.Query("GLTransHeader").where(in_period).select("Id")
+        headers = q.Query("GLTransHeader").where(in_period).select("Id", "Version")
         result = PeriodIds()
-        for value in self._call(lambda: self.client.execute_criteria(self.company_code, headers)):
-            if (ident := _uuid(_scalar(value))) is not None:
+        for value, version in self._call(lambda: self.client.execute_criteria(self.company_code, headers)):
+            if (ident := _uuid(value)) is not None:
                 result.entry_ids.add(ident)
+                result.entry_versions[ident] = int(version or 0)
         if not lines:
             return result
         lines_query = q.Query("GLTrans").where(in_period).select("Id", "GLTransHeader_Id")
@@ -399,13 +432,6 @@ class WinbooksReader:
 
     def close(self) -> None:
         self.client.close()
-
-
-def _scalar(value: Any) -> Any:
-    """A single-projection row: WoW returns a flat scalar; tolerate a one-item array too."""
-    if isinstance(value, list) and len(value) == 1:
-        return value[0]
-    return value
 
 
 __all__ = ["STREAMS", "PeriodIds", "ProviderError", "StreamPage", "WinbooksReader"]

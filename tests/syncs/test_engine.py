@@ -266,21 +266,49 @@ def test_an_account_wow_deleted_but_the_ledger_still_books_on_is_kept_as_an_issu
 
     run_sync(link)
     sales = Account.objects.get(client_file=link.client_file, number="700000")
-    real_ids = winbooks_reader.WinbooksReader.ids
-    real_count = winbooks_reader.WinbooksReader.count
+    real_versions = winbooks_reader.WinbooksReader.versions
+    real_fingerprint = winbooks_reader.WinbooksReader.master_fingerprint
 
     # WoW claims the sales account is gone while the ledger's documents still book on it.
-    def ids_without_sales(self: Any, stream: str) -> set[Any]:
-        found = real_ids(self, stream)
-        return found - {sales.wow_id} if stream == "accounts" else found
+    def versions_without_sales(self: Any, stream: str) -> dict[Any, int]:
+        found = real_versions(self, stream)
+        return {k: v for k, v in found.items() if k != sales.wow_id} if stream == "accounts" else found
 
-    def count_without_sales(self: Any, stream: str) -> int:
-        return real_count(self, stream) - (1 if stream == "accounts" else 0)
+    def fingerprint_without_sales(self: Any, stream: str) -> tuple[int, int]:
+        count, versions = real_fingerprint(self, stream)
+        return (count - 1, versions - sales.wow_version) if stream == "accounts" else (count, versions)
 
-    monkeypatch.setattr(winbooks_reader.WinbooksReader, "ids", ids_without_sales)
-    monkeypatch.setattr(winbooks_reader.WinbooksReader, "count", count_without_sales)
+    monkeypatch.setattr(winbooks_reader.WinbooksReader, "versions", versions_without_sales)
+    monkeypatch.setattr(winbooks_reader.WinbooksReader, "master_fingerprint", fingerprint_without_sales)
     run = run_sync(link)
     assert run.status == SyncRun.Status.SUCCEEDED_WITH_ISSUES
     issue = run.issues.get()
     assert issue.reference.startswith("700000") and "still has bookings" in issue.problem
     assert Account.objects.filter(pk=sales.pk).exists()
+
+
+def test_changes_committed_late_behind_the_cursor_still_arrive(link: ClientLink, wow_sandbox: Any) -> None:
+    """WoW stamps Modified when a change starts; one committed after our read has a Modified behind the cursor
+    and is invisible to the changed-since read. The version fingerprints catch it."""
+    run_sync(link)
+    snapshot = wow_sandbox.snapshot()
+    long_ago = "/Date(1600000000000)/"  # 2020: far behind every cursor
+    sales = next(a for a in snapshot["GLAccounts"] if a["Code"] == "700000")
+    late_account = wow_sandbox.control(
+        "PATCH",
+        f"folders/DEMO_BV/objects/GLAccount/{sales['Id']}",
+        {"Label": "Late rename", "Modified": long_ago},
+    )
+    assert late_account.ok, late_account.text
+    document = snapshot["documents"][3]
+    late_document = wow_sandbox.control(
+        "PATCH",
+        f"folders/DEMO_BV/objects/GLTransHeader/{document['Id']}",
+        {"DocNumber": 999, "Modified": long_ago},
+    )
+    assert late_document.ok, late_document.text
+    run = run_sync(link)
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
+    assert Account.objects.get(client_file=link.client_file, number="700000").name == "Late rename"
+    assert Entry.objects.get(client_file=link.client_file, wow_id=document["Id"]).doc_number == "999"
+    assert_ledger_equals_sandbox(link.client_file, wow_sandbox.snapshot())
