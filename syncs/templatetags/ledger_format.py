@@ -11,6 +11,10 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django import template
+from django.urls import reverse
+from django.utils.html import format_html_join
+from django.utils.http import urlencode
+from django.utils.safestring import SafeString
 
 from syncs.run_selectors import STREAM_LABELS, EntityCounts, entity_counts
 
@@ -99,3 +103,34 @@ ISSUE_ENTITY_NAMES = {"entry": "document", "book year": "fiscal year", "book per
 def issue_entity(entity: str | None) -> str:
     name = ISSUE_ENTITY_NAMES.get(entity or "", entity or "")
     return name[:1].upper() + name[1:]
+
+
+@register.simple_tag
+def trial_balance_rows(trial_balance: Any, firm_slug: str, client_file_id: int, period: str) -> SafeString:
+    """The trial balance's body rows, rendered in one pass.
+
+    A period of 2,000 accounts spent most of its time in the template engine (a ``{% url %}`` and four
+    filters per row); building the rows here, escaped by ``format_html_join``, keeps the page fast.
+    """
+    # The account's id is the last path segment: reverse once with a placeholder id, then fill it in.
+    link = reverse("account_lines", args=[firm_slug, client_file_id, 0]).rsplit("/0/", 1)[0] + "/"
+    query = "?" + urlencode({"period": period})
+    return format_html_join(
+        "\n",
+        '<tr><td class="account-number"><a href="{}{}/{}">{}</a></td><td>{}</td>'
+        '<td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>',
+        (
+            (
+                link,
+                row.account_id,
+                query,
+                row.number,
+                row.name,
+                format_money(row.opening),
+                format_money(row.debit),
+                format_money(row.credit),
+                format_money(row.closing),
+            )
+            for row in trial_balance.rows
+        ),
+    )
