@@ -150,6 +150,8 @@ class EntryUpsertResult:
     lines: UpsertCounts = field(default_factory=UpsertCounts)
     rejected: list[Rejected] = field(default_factory=list)
     touched_period_ids: set[int] = field(default_factory=set)
+    # (period, account) pairs whose lines changed: what the run's proof must compare account by account.
+    touched_accounts: set[tuple[int, int | None]] = field(default_factory=set)
 
 
 class RefMaps:
@@ -547,16 +549,17 @@ def ledger_upsert_entries(
 
     # What the ledger held for these documents: to count, to delete vanished lines, and to know which
     # periods a moved or deleted line leaves.
-    existing: dict[uuid.UUID, tuple[int, int | None]] = {}
-    for wow_id, version, period_id in EntryLine.objects.filter(entry_id__in=entry_pks.values()).values_list(
-        "wow_id", "wow_version", "period_id"
-    ):
-        existing[wow_id] = (version, period_id)
+    existing: dict[uuid.UUID, tuple[int, int | None, int | None]] = {}
+    for wow_id, version, period_id, account_id in EntryLine.objects.filter(
+        entry_id__in=entry_pks.values()
+    ).values_list("wow_id", "wow_version", "period_id", "account_id"):
+        existing[wow_id] = (version, period_id, account_id)
 
     new_line_ids = {line.wow_id for r in changed_rows for line in r.lines}
     vanished = [wow_id for wow_id in existing if wow_id not in new_line_ids]
     if vanished:
         result.touched_period_ids.update(p for wid in vanished if (p := existing[wid][1]) is not None)
+        result.touched_accounts.update((p, existing[wid][2]) for wid in vanished if (p := existing[wid][1]))
         result.lines.deleted += EntryLine.objects.filter(
             client_file_id=client_file_id, wow_id__in=vanished
         ).delete()[0]
@@ -575,11 +578,14 @@ def ledger_upsert_entries(
                 result.lines.updated += 1
                 if before[1] is not None:
                     result.touched_period_ids.add(before[1])
+                    result.touched_accounts.add((before[1], before[2]))
             else:
                 result.lines.unchanged += 1
                 continue
+            line_account_id = accounts[line.account_wow_id] if line.account_wow_id else None
             if line_period_id is not None:
                 result.touched_period_ids.add(line_period_id)
+                result.touched_accounts.add((line_period_id, line_account_id))
             line_rows.append(
                 (
                     client_file_id,
@@ -589,7 +595,7 @@ def ledger_upsert_entries(
                     entry_pk,
                     line_period_id,
                     line.line_order,
-                    accounts[line.account_wow_id] if line.account_wow_id else None,
+                    line_account_id,
                     relations.get(line.relation_wow_id) if line.relation_wow_id else None,
                     line.amount,
                     line.vat_code[:20],
@@ -605,28 +611,35 @@ def ledger_upsert_entries(
 
 def ledger_delete_entries(
     *, client_file_id: int, wow_ids: Iterable[uuid.UUID]
-) -> tuple[UpsertCounts, UpsertCounts, set[int]]:
+) -> tuple[UpsertCounts, UpsertCounts, set[tuple[int, int | None]]]:
     """Remove documents (with their lines) the package no longer has. Returns entry and line counts and
-    the periods they leave."""
+    the (period, account) pairs their lines leave."""
     ids = list(wow_ids)
     entries, lines = UpsertCounts(), UpsertCounts()
     if not ids:
         return entries, lines, set()
     with transaction.atomic():
         doomed = EntryLine.objects.filter(client_file_id=client_file_id, entry__wow_id__in=ids)
-        periods = set(doomed.filter(period_id__isnull=False).values_list("period_id", flat=True).distinct())
+        pairs: set[tuple[int, int | None]] = set(
+            doomed.filter(period_id__isnull=False).values_list("period_id", "account_id").distinct()
+        )
         lines.deleted = doomed.delete()[0]
         entries.deleted = Entry.objects.filter(client_file_id=client_file_id, wow_id__in=ids).delete()[0]
-    return entries, lines, periods
+    return entries, lines, pairs
 
 
-def ledger_delete_lines(*, client_file_id: int, wow_ids: Iterable[uuid.UUID]) -> tuple[int, set[int]]:
+def ledger_delete_lines(
+    *, client_file_id: int, wow_ids: Iterable[uuid.UUID]
+) -> tuple[int, set[tuple[int, int | None]]]:
+    """Remove lines the package no longer has; returns how many, and the (period, account) pairs they leave."""
     ids = list(wow_ids)
     if not ids:
         return 0, set()
     doomed = EntryLine.objects.filter(client_file_id=client_file_id, wow_id__in=ids)
-    periods = set(doomed.filter(period_id__isnull=False).values_list("period_id", flat=True).distinct())
-    return doomed.delete()[0], periods
+    pairs: set[tuple[int, int | None]] = set(
+        doomed.filter(period_id__isnull=False).values_list("period_id", "account_id").distinct()
+    )
+    return doomed.delete()[0], pairs
 
 
 MASTER_MODELS: dict[str, type[models.Model]] = {

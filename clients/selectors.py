@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Iterable
 from decimal import Decimal
 
 from django.contrib.auth.models import User
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 
 from .access import FirmAccess
 from .models import ClientFile, Entry, EntryLine, Membership
@@ -64,26 +65,42 @@ def ledger_line_counts(*, client_file_id: int, period_ids: Iterable[int]) -> dic
 
 
 def ledger_account_sums(
-    *, client_file_id: int, period_ids: Iterable[int]
+    *, client_file_id: int, period_ids: Iterable[int], account_ids: Iterable[int] | None = None
 ) -> dict[tuple[int, int], tuple[int, Decimal]]:
-    """Per (period, account): the number of lines and their signed sum, straight from the lines."""
+    """Per (period, account): the number of lines and their signed sum, straight from the lines (only for
+    ``account_ids`` when given)."""
+    lines = EntryLine.objects.filter(client_file_id=client_file_id, period_id__in=list(period_ids))
+    if account_ids is not None:
+        lines = lines.filter(account_id__in=list(account_ids))
     return {
         (row["period_id"], row["account_id"]): (row["lines"], row["total"])
-        for row in EntryLine.objects.filter(client_file_id=client_file_id, period_id__in=list(period_ids))
-        .values("period_id", "account_id")
-        .annotate(lines=Count("pk"), total=Sum("amount"))
+        for row in lines.values("period_id", "account_id").annotate(lines=Count("pk"), total=Sum("amount"))
+    }
+
+
+def ledger_period_days(*, client_file_id: int, period_id: int) -> dict[dt.date | None, tuple[int, int]]:
+    """Per booking date in one period: (documents, sum of their versions), to compare with the package's."""
+    return {
+        row["book_date"]: (row["documents"], row["versions"] or 0)
+        for row in Entry.objects.filter(client_file_id=client_file_id, period_id=period_id)
+        .values("book_date")
+        .annotate(documents=Count("pk"), versions=Sum("wow_version"))
     }
 
 
 def ledger_ids_in_period(
-    *, client_file_id: int, period_id: int
+    *, client_file_id: int, period_id: int, book_dates: Iterable[dt.date | None] | None = None
 ) -> tuple[dict[uuid.UUID, int], set[uuid.UUID]]:
-    """The documents (``wow_id → version``) and the line ids the ledger holds in one period."""
-    entries = dict(
-        Entry.objects.filter(client_file_id=client_file_id, period_id=period_id).values_list(
-            "wow_id", "wow_version"
-        )
-    )
+    """The documents (``wow_id → version``) and the line ids the ledger holds in one period (only the
+    documents booked on ``book_dates`` when given)."""
+    documents = Entry.objects.filter(client_file_id=client_file_id, period_id=period_id)
+    if book_dates is not None:
+        days = list(book_dates)
+        on_days = Q(book_date__in=[d for d in days if d is not None])
+        if None in days:
+            on_days |= Q(book_date__isnull=True)
+        documents = documents.filter(on_days)
+    entries = dict(documents.values_list("wow_id", "wow_version"))
     lines = set(
         EntryLine.objects.filter(client_file_id=client_file_id, period_id=period_id).values_list(
             "wow_id", flat=True

@@ -360,12 +360,38 @@ class WinbooksReader:
                 result[key] = (lines, total, int(entries), int(versions or 0))
         return result
 
-    def period_ids(self, period_id: uuid.UUID, *, lines: bool = True) -> PeriodIds:
+    def period_days(self, period_id: uuid.UUID) -> dict[dt.date | None, tuple[list[Any], int, int]]:
+        """Per booking date in one period: (WoW's own date values, documents, sum of their versions). A
+        period that differs is narrowed down to its days before any id list is fetched."""
+        query = (
+            q.Query("GLTransHeader")
+            .where(q.eq("BookPeriod_Id", str(period_id)))
+            .project(q.group_by("BookDate"), q.count("Id"), q.sum_("Version"))
+        )
+        days: dict[dt.date | None, tuple[list[Any], int, int]] = {}
+        for raw, documents, versions in self._call(
+            lambda: self.client.execute_criteria(self.company_code, query)
+        ):
+            day = _date(winbooks.parse_date(raw)) if raw is not None else None
+            values, count, total = days.get(day, ([], 0, 0))
+            days[day] = ([*values, raw], count + int(documents), total + int(versions or 0))
+        return days
+
+    def period_ids(
+        self, period_id: uuid.UUID, *, lines: bool = True, book_dates: list[Any] | None = None
+    ) -> PeriodIds:
         """Every document id and line id WoW has in one period (the whole partition, or an error). Without
         ``lines``, only the document ids: a period has several times more lines than documents, so the line
-        list costs most of the calls (``line_ids`` is then left empty)."""
+        list costs most of the calls (``line_ids`` is then left empty). With ``book_dates`` (WoW's own date
+        values, as ``period_days`` gives them), only the documents booked on those dates."""
         in_period = q.eq("BookPeriod_Id", str(period_id))
         headers = q.Query("GLTransHeader").where(in_period).select("Id", "Version")
+        if book_dates is not None:
+            dated = [value for value in book_dates if value is not None]
+            on_days = [q.in_("BookDate", dated)] if dated else []
+            if None in book_dates:
+                on_days.append(q.is_null("BookDate"))
+            headers = headers.where(on_days[0] if len(on_days) == 1 else q.or_(*on_days))
         result = PeriodIds()
         for value, version in self._call(lambda: self.client.execute_criteria(self.company_code, headers)):
             if (ident := _uuid(value)) is not None:
@@ -411,15 +437,22 @@ class WinbooksReader:
                 )
 
     def account_sums(
-        self, period_ids: Iterable[uuid.UUID]
+        self, period_ids: Iterable[uuid.UUID], *, accounts: Iterable[uuid.UUID] | None = None
     ) -> dict[tuple[uuid.UUID, uuid.UUID | None], tuple[int, Decimal]]:
-        """WoW's own trial balance: per (period, account), the number of lines and their signed sum."""
+        """WoW's own trial balance: per (period, account), the number of lines and their signed sum (only for
+        ``accounts`` when given)."""
         wanted = sorted(str(p) for p in period_ids)
         result: dict[tuple[uuid.UUID, uuid.UUID | None], tuple[int, Decimal]] = {}
+        only: list[winbooks.Condition] = []
+        if accounts is not None:
+            account_ids = sorted(str(a) for a in accounts)
+            if not account_ids:
+                return result
+            only = [q.in_("GLAccount_Id", account_ids)]
         for i in range(0, len(wanted), 20):
             query = (
                 q.Query("GLTrans")
-                .where(q.in_("BookPeriod_Id", wanted[i : i + 20]))
+                .where(q.in_("BookPeriod_Id", wanted[i : i + 20]), *only)
                 .project(
                     q.group_by("BookPeriod_Id"), q.group_by("GLAccount_Id"), q.count("Id"), q.sum_("Amount")
                 )
