@@ -688,12 +688,14 @@ def ledger_delete_master(
 
 
 def ledger_rebuild_balances(*, client_file_id: int, period_ids: Iterable[int]) -> int:
-    """Recompute the per-period account balances of every fiscal year the given periods belong to.
+    """Recompute the per-period account balances from the first touched period of each fiscal year on.
 
-    A change in one period moves the opening balance of every later period of its year, so the whole year
-    is rebuilt: one aggregate query per year, cumulated in Python, written in bulk.
+    A change in one period moves the opening balance of every later period of its year, so those are
+    rebuilt: one aggregate query per year, cumulated in Python from the closing balances of the period
+    before (which did not change), written in bulk. Earlier periods are left as they are.
     """
-    touched = Period.objects.filter(client_file_id=client_file_id, pk__in=list(period_ids))
+    wanted = set(period_ids)
+    touched = Period.objects.filter(client_file_id=client_file_id, pk__in=list(wanted))
     years = {(p.fiscal_year_id, p.year if p.fiscal_year_id is None else None) for p in touched}
     written = 0
     with transaction.atomic():
@@ -704,7 +706,18 @@ def ledger_rebuild_balances(*, client_file_id: int, period_ids: Iterable[int]) -
                 if fiscal_year_id is not None
                 else periods.filter(fiscal_year__isnull=True, year=loose_year or 0)
             )
-            ordered = list(periods.order_by("number", "pk").values_list("pk", flat=True))
+            in_year = list(periods.order_by("number", "pk").values_list("pk", flat=True))
+            first = min(index for index, pk in enumerate(in_year) if pk in wanted)
+            ordered = in_year[first:]
+            running: dict[int, Decimal] = (
+                dict(
+                    AccountBalance.objects.filter(period_id=in_year[first - 1]).values_list(
+                        "account_id", "closing"
+                    )
+                )
+                if first
+                else {}
+            )
             movements: dict[int, dict[int, tuple[Decimal, Decimal, int]]] = defaultdict(dict)
             for row in (
                 EntryLine.objects.filter(client_file_id=client_file_id, period_id__in=ordered)
@@ -721,7 +734,6 @@ def ledger_rebuild_balances(*, client_file_id: int, period_ids: Iterable[int]) -
                     row["lines"],
                 )
             AccountBalance.objects.filter(period_id__in=ordered).delete()
-            running: dict[int, Decimal] = {}
             balances: list[tuple[Any, ...]] = []
             zero = Decimal(0)
             for period_id in ordered:

@@ -312,3 +312,29 @@ def test_changes_committed_late_behind_the_cursor_still_arrive(link: ClientLink,
     assert Account.objects.get(client_file=link.client_file, number="700000").name == "Late rename"
     assert Entry.objects.get(client_file=link.client_file, wow_id=document["Id"]).doc_number == "999"
     assert_ledger_equals_sandbox(link.client_file, wow_sandbox.snapshot())
+
+
+def test_balances_rebuilt_from_the_touched_period_equal_a_full_rebuild(
+    link: ClientLink, wow_sandbox: Any
+) -> None:
+    from clients.ledger import ledger_rebuild_balances
+
+    run_sync(link)
+    wow_sandbox.control(
+        "POST",
+        f"folders/{wow_sandbox.DEMO}/mutate",
+        {"edit_documents": 3, "add_documents": 2, "delete_documents": 1, "seed": 11},
+    )
+    run_sync(link)
+
+    def balances() -> set[tuple[Any, ...]]:
+        return set(
+            AccountBalance.objects.filter(client_file=link.client_file).values_list(
+                "period_id", "account_id", "opening", "debit", "credit", "closing", "line_count"
+            )
+        )
+
+    incremental = balances()
+    every_period = Period.objects.filter(client_file=link.client_file).values_list("pk", flat=True)
+    ledger_rebuild_balances(client_file_id=link.client_file_id, period_ids=every_period)
+    assert balances() == incremental
