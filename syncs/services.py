@@ -14,6 +14,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from clients.models import ClientFile, Firm
@@ -63,6 +64,16 @@ def _clean_exchange_token(token: str) -> str:
 
 def _provider_failure(error: ProviderError, field: str | None = None) -> ValidationError:
     return ValidationError({field: error.user_message} if field else error.user_message, code=error.kind)
+
+
+def _cancel_queued_runs(runs: QuerySet[SyncRun], *, error_class: str, message: str) -> None:
+    """Runs not started yet will not be: they end as failed, saying why (a worker finds them taken)."""
+    runs.filter(status=SyncRun.Status.QUEUED).update(
+        status=SyncRun.Status.FAILED,
+        finished_at=timezone.now(),
+        error_class=error_class,
+        error_message=message,
+    )
 
 
 def audit_record(
@@ -188,11 +199,10 @@ def connection_disconnect(*, connection: Connection, actor: User | None) -> Conn
         locked.refresh_token = ""
         locked.access_token_expires_at = None
         locked.save()
-        SyncRun.objects.filter(link__connection=locked, status=SyncRun.Status.QUEUED).update(
-            status=SyncRun.Status.FAILED,
-            finished_at=timezone.now(),
+        _cancel_queued_runs(
+            SyncRun.objects.filter(link__connection=locked),
             error_class="access",
-            error_message="The sync was disconnected before this run started.",
+            message="The sync was disconnected before this run started.",
         )
         audit_record(
             firm=locked.firm,
@@ -289,11 +299,10 @@ def client_link_set(
         with transaction.atomic():
             if current:
                 ClientLink.objects.filter(pk=current.pk).update(unlinked_at=timezone.now())
-                SyncRun.objects.filter(link=current, status=SyncRun.Status.QUEUED).update(
-                    status=SyncRun.Status.FAILED,
-                    finished_at=timezone.now(),
+                _cancel_queued_runs(
+                    SyncRun.objects.filter(link=current),
                     error_class="config",
-                    error_message="The client file was linked to another company before this run started.",
+                    message="The client file was linked to another company before this run started.",
                 )
             link = ClientLink.objects.create(
                 firm=client_file.firm,
@@ -345,11 +354,10 @@ def client_link_remove(*, client_file: ClientFile, actor: User | None) -> Client
             return None
         link.unlinked_at = timezone.now()
         link.save(update_fields=["unlinked_at"])
-        SyncRun.objects.filter(link=link, status=SyncRun.Status.QUEUED).update(
-            status=SyncRun.Status.FAILED,
-            finished_at=timezone.now(),
+        _cancel_queued_runs(
+            SyncRun.objects.filter(link=link),
             error_class="config",
-            error_message="The client file was unlinked before this run started.",
+            message="The client file was unlinked before this run started.",
         )
         audit_record(
             firm=client_file.firm,

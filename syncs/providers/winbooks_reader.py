@@ -233,6 +233,21 @@ def convert(stream: str, raw: dict[str, Any]) -> tuple[Any | None, Rejected | No
         )
 
 
+NO_KEY: Key = (dt.datetime.min.replace(tzinfo=dt.UTC), "")  # pages read by id move no cursor
+
+
+def _page(stream: str, raws: Iterable[dict[str, Any]], last_key: Key = NO_KEY) -> StreamPage:
+    """WoW objects as a page of ledger rows, and the reasons the unreadable ones were left out."""
+    rows, rejected = [], []
+    for raw in raws:
+        row, problem = convert(stream, raw)
+        if row is not None:
+            rows.append(row)
+        if problem is not None:
+            rejected.append(problem)
+    return StreamPage(rows=rows, rejected=rejected, last_key=last_key)
+
+
 class WinbooksReader:
     """One company (folder) of one connection, read with the connection's tokens."""
 
@@ -290,14 +305,7 @@ class WinbooksReader:
             conditions=conditions,
         )
         for page in self._iterate(pages):
-            rows, rejected = [], []
-            for raw in page.records:
-                row, problem = convert(stream, raw)
-                if row is not None:
-                    rows.append(row)
-                if problem is not None:
-                    rejected.append(problem)
-            yield StreamPage(rows=rows, rejected=rejected, last_key=page.last_key)
+            yield _page(stream, page.records, page.last_key)
 
     def master_fingerprint(self, stream: str) -> tuple[int, int]:
         """(number of objects, sum of their versions). Every edit raises a version, so any add, edit or delete
@@ -324,16 +332,7 @@ class WinbooksReader:
                 q.in_("Id", wanted[start : start + ID_BATCH])
             )
             raws = self._call(lambda query=query: self.client.execute_criteria(self.company_code, query))  # type: ignore[misc]
-            rows, rejected = [], []
-            for raw in raws:
-                row, problem = convert(stream, raw)
-                if row is not None:
-                    rows.append(row)
-                if problem is not None:
-                    rejected.append(problem)
-            yield StreamPage(
-                rows=rows, rejected=rejected, last_key=(dt.datetime.min.replace(tzinfo=dt.UTC), "")
-            )
+            yield _page(stream, raws)
 
     def period_fingerprints(self) -> dict[uuid.UUID, tuple[int, Decimal, int, int]]:
         """Per period: (number of debit lines, sum of debits, number of documents, sum of the documents'
@@ -425,16 +424,7 @@ class WinbooksReader:
             for raws in self._iterate(
                 self.client.iter_pages(self.company_code, query, page_size=PAGE_SIZE["entries"])
             ):
-                rows, rejected = [], []
-                for raw in raws:
-                    row, problem = convert("entries", raw)
-                    if row is not None:
-                        rows.append(row)
-                    if problem is not None:
-                        rejected.append(problem)
-                yield StreamPage(
-                    rows=rows, rejected=rejected, last_key=(dt.datetime.min.replace(tzinfo=dt.UTC), "")
-                )
+                yield _page("entries", raws)
 
     def account_sums(
         self, period_ids: Iterable[uuid.UUID], *, accounts: Iterable[uuid.UUID] | None = None
