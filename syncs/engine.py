@@ -393,13 +393,14 @@ def _fingerprint(value: Fingerprint | None) -> Fingerprint:
 def _reconcile_period_ids(
     state: RunState, period_wow_id: uuid.UUID, *, expected: Fingerprint | None = None
 ) -> None:
-    """Make the period's documents and lines exactly WoW's, using the whole id partition.
+    """Make the period's documents and lines exactly WoW's.
 
-    With ``expected`` (WoW's fingerprint of the period), the document id list is diffed first, and the line
-    id list (several times longer: most of the calls) only if the period's fingerprint still differs after
-    that. Deleted or missing documents are what usually moves a fingerprint; a line changed inside a
-    document bumps the document's version, so the changed-since read already replaced its lines; and the
-    proof compares every touched period's per-account sums afterwards, healing what this would miss.
+    With ``expected`` (WoW's fingerprint of the period), the booking dates whose (documents, versions)
+    differ are found first and only their document ids diffed; the period's line id list (several times
+    longer: most of the calls) is fetched only if the fingerprint still differs after that. Deleted or
+    missing documents are what usually moves a fingerprint; a line changed inside a document bumps the
+    document's version, so the changed-since read already replaced its lines; and the proof compares the
+    period's per-account sums afterwards, healing what this would miss.
     """
     if expected is not None:
         # Narrow down to the booking dates whose (documents, versions) differ, and diff only their ids: a
@@ -457,7 +458,10 @@ def _diff_period_ids(
         state.count("lines").deleted += deleted_lines
         state.touched_accounts |= entry_pairs | line_pairs
         state.touched_periods |= {period for period, _ in entry_pairs | line_pairs} | {period_pk}
-        state.full_check_periods.add(period_pk)
+        if lines:
+            # The repair by dates left the fingerprint different: nothing vouches for the untouched
+            # accounts of this period any more, so the proof compares all of them.
+            state.full_check_periods.add(period_pk)
         _save_progress(state)
     missing_lines = wow.line_ids - our_lines
     # Missing documents, documents whose version moved without the changed-since read seeing it (a change
@@ -532,7 +536,7 @@ def _accounts_to_prove(state: RunState, batch: list[int]) -> list[int] | None:
 
     Where the run only changed some accounts' lines and the period's fingerprint (lines, debits, documents,
     versions) already equals WoW's, the other accounts' sums cannot differ: comparing the changed ones
-    proves the period at a fraction of the calls. A period whose id lists had to be diffed, or a run that
+    proves the period at a fraction of the calls. A period whose line ids had to be diffed, or a run that
     changed many accounts (a first sync), is compared on every account.
     """
     if any(period in state.full_check_periods for period in batch):
