@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         "api_calls": run.api_calls,
         "api_calls_by_kind": run.api_calls_by_kind,
         "counts": run.counts,
+        "phases": run.progress.get("seconds", {}),
         "baseline_rss_mb": baseline_kb / 1024,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "cpu_seconds": _cpu_seconds(),

@@ -11,7 +11,7 @@ from django.contrib.auth.models import User
 from django.db.models import Count, Q, QuerySet, Sum
 
 from .access import FirmAccess
-from .models import ClientFile, Entry, EntryLine, Membership
+from .models import AccountBalance, ClientFile, Entry, EntryLine, Membership
 
 
 def membership_list_for_user(*, user: User) -> QuerySet[Membership]:
@@ -75,6 +75,25 @@ def ledger_account_sums(
     return {
         (row["period_id"], row["account_id"]): (row["lines"], row["total"])
         for row in lines.values("period_id", "account_id").annotate(lines=Count("pk"), total=Sum("amount"))
+    }
+
+
+def ledger_balance_sums(
+    *, client_file_id: int, period_ids: Iterable[int], account_ids: Iterable[int] | None = None
+) -> dict[tuple[int, int], tuple[int, Decimal]]:
+    """Per (period, account) with lines: their number and signed sum, as the trial balance shows them (the
+    balance rows the sync rebuilt). Equal to ``ledger_account_sums`` once balances are current, without
+    aggregating the lines again."""
+    balances = AccountBalance.objects.filter(
+        client_file_id=client_file_id, period_id__in=list(period_ids), line_count__gt=0
+    )
+    if account_ids is not None:
+        balances = balances.filter(account_id__in=list(account_ids))
+    return {
+        (period, account): (lines, debit - credit)
+        for period, account, lines, debit, credit in balances.values_list(
+            "period_id", "account_id", "line_count", "debit", "credit"
+        )
     }
 
 

@@ -15,10 +15,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -32,7 +34,7 @@ from clients import ledger
 from clients.ledger import RefMaps, Rejected, UpsertCounts
 from clients.models import Account, FiscalYear, Period
 from clients.selectors import (
-    ledger_account_sums,
+    ledger_balance_sums,
     ledger_ids_in_period,
     ledger_line_counts,
     ledger_period_days,
@@ -40,6 +42,7 @@ from clients.selectors import (
 )
 
 from .models import ClientLink, Connection, PeriodCheck, SyncCursor, SyncIssue, SyncRun
+from .prefetch import Prefetcher
 from .providers import ProviderError
 from .providers.winbooks_reader import STREAMS, PeriodIds, StreamPage, WinbooksReader
 
@@ -89,7 +92,9 @@ class RunState:
             counts={entity: UpsertCounts(**counts) for entity, counts in run.counts.items()},
             issues=run.issues.count(),
             reported=set(run.issues.values_list("entity", "wow_id", "problem")),
-            progress={key: run.progress[key] for key in ("pages", "records") if key in run.progress},
+            progress={
+                key: run.progress[key] for key in ("pages", "records", "seconds") if key in run.progress
+            },
             earlier_api_calls=run.api_calls,
             earlier_api_calls_by_kind=dict(run.api_calls_by_kind),
         )
@@ -166,6 +171,17 @@ def _check_still_wanted(link: ClientLink) -> None:
         )
 
 
+@contextlib.contextmanager
+def _timed(state: RunState, phase: str) -> Iterator[None]:
+    """Seconds spent per phase, kept on the run's progress: where a slow sync spends its time."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings = state.progress.setdefault("seconds", {})
+        timings[phase] = round(timings.get(phase, 0) + time.perf_counter() - started, 3)
+
+
 def _sync(state: RunState) -> None:
     allowed_periods = None
     state.progress["streams_total"] = len(STREAMS)
@@ -173,17 +189,17 @@ def _sync(state: RunState) -> None:
         state.progress["streams_done"] = done
         if stream == "entries":
             allowed_periods = _periods_in_range(state)
-        _read_stream(state, stream, allowed_periods)
+        with _timed(state, "documents" if stream == "entries" else "master data"):
+            _read_stream(state, stream, allowed_periods)
     state.progress["streams_done"] = len(STREAMS)
-    gone = _reconcile_master(state)
-    # Documents before master-data deletes: an account or period deleted in WoW together with its last
-    # documents is then no longer used by the ledger either, and goes cleanly instead of being kept.
-    _detect_entry_gaps(state, allowed_periods)
-    _delete_master(state, gone)
-    checks = _prove_and_heal(state)
-    touched = set(state.touched_periods)
-    if touched:
-        ledger.ledger_rebuild_balances(client_file_id=state.client_file_id, period_ids=touched)
+    with _timed(state, "deletes and gaps"):
+        gone = _reconcile_master(state)
+        # Documents before master-data deletes: an account or period deleted in WoW together with its last
+        # documents is then no longer used by the ledger either, and goes cleanly instead of being kept.
+        _detect_entry_gaps(state, allowed_periods)
+        _delete_master(state, gone)
+    with _timed(state, "balances and proof"):
+        checks = _prove_and_heal(state)
     reconciled = None if not checks else all(check.ties_out for check in checks)
     status = (
         SyncRun.Status.SUCCEEDED
@@ -216,9 +232,15 @@ def _read_stream(state: RunState, stream: str, allowed_periods: list[uuid.UUID] 
     after = (cursor.modified, cursor.last_id) if cursor.modified else None
     state.progress.update({"stream": stream, "stream_pages": 0})
     pages = state.reader.changed(stream, since=None, after=after, period_ids=allowed_periods)
-    for page in pages:
-        _check_still_wanted(state.link)
-        _write_page(state, stream, page, cursor)
+    # Documents are nearly all of a sync's reading: the next pages are fetched while one is written.
+    with (
+        Prefetcher(pages, name=f"sync-run-{state.run.pk}-{stream}")
+        if stream == "entries"
+        else (contextlib.nullcontext(pages)) as ahead
+    ):
+        for page in ahead:
+            _check_still_wanted(state.link)
+            _write_page(state, stream, page, cursor)
 
 
 def _write_page(
@@ -478,9 +500,16 @@ def _diff_period_ids(
 
 
 def _prove_and_heal(state: RunState) -> list[PeriodCheck]:
-    """Compare each touched period's trial balance with WoW's; heal a mismatch once by a forced re-read."""
+    """Rebuild the touched periods' balances and compare their trial balance with WoW's; heal a mismatch
+    once by a forced re-read.
+
+    The comparison reads the balance rows, which is what the trial balance page shows: the proof covers
+    the figures users see, and the lines are not aggregated a second time. WoW's sums are read in a thread
+    while the balances are rebuilt.
+    """
     if not state.touched_periods:
         return []
+    touched = set(state.touched_periods)
     state.progress.update({"stream": "proof", "stream_pages": 0})
     _save_progress(state)
     periods = {p.pk: p for p in Period.objects.filter(pk__in=state.touched_periods)}
@@ -488,11 +517,18 @@ def _prove_and_heal(state: RunState) -> list[PeriodCheck]:
     # large first sync (70 periods × 2,000 accounts) were the part of its peak memory that grew with size.
     differences: dict[int, list[Difference]] = {}
     ordered = sorted(periods)
-    for start in range(0, len(ordered), PROOF_PERIODS_PER_BATCH):
-        batch = ordered[start : start + PROOF_PERIODS_PER_BATCH]
-        differences.update(
-            _differences(state, {pk: periods[pk] for pk in batch}, accounts=_accounts_to_prove(state, batch))
-        )
+    batches = [
+        ordered[start : start + PROOF_PERIODS_PER_BATCH]
+        for start in range(0, len(ordered), PROOF_PERIODS_PER_BATCH)
+    ]
+    planned = [({pk: periods[pk] for pk in batch}, _accounts_to_prove(state, batch)) for batch in batches]
+    with Prefetcher(
+        ((batch, accounts, _wow_sums(state, batch, accounts)) for batch, accounts in planned),
+        name=f"sync-run-{state.run.pk}-proof",
+    ) as wow_sums:
+        ledger.ledger_rebuild_balances(client_file_id=state.client_file_id, period_ids=touched)
+        for batch, accounts, theirs in wow_sums:
+            differences.update(_differences(state, batch, accounts=accounts, wow_sums=theirs))
     healed: set[int] = set()
     for period_pk, diff in list(differences.items()):
         if not diff:
@@ -501,8 +537,12 @@ def _prove_and_heal(state: RunState) -> list[PeriodCheck]:
         _heal_period(state, period)
         healed.add(period_pk)
     if healed:
-        differences.update(_differences(state, {pk: periods[pk] for pk in healed}, accounts=None))
-    accounts = dict(Account.objects.filter(client_file_id=state.client_file_id).values_list("pk", "number"))
+        # the healed periods' lines changed (and a moved document may have touched another period)
+        rebuild = healed | (state.touched_periods - touched)
+        ledger.ledger_rebuild_balances(client_file_id=state.client_file_id, period_ids=rebuild)
+        again = {pk: periods[pk] for pk in healed}
+        differences.update(_differences(state, again, accounts=None, wow_sums=_wow_sums(state, again, None)))
+    numbers = dict(Account.objects.filter(client_file_id=state.client_file_id).values_list("pk", "number"))
     line_counts = {pk: 0 for pk in periods}
     line_counts.update(ledger_line_counts(client_file_id=state.client_file_id, period_ids=periods))
     checks = [
@@ -515,7 +555,7 @@ def _prove_and_heal(state: RunState) -> list[PeriodCheck]:
             line_count=line_counts.get(pk, 0),
             differences=[
                 {
-                    "account": accounts.get(account_pk, "") if account_pk else wow_account,
+                    "account": numbers.get(account_pk, "") if account_pk else wow_account,
                     "ledger": str(ours),
                     "wow": str(theirs),
                     "difference": str(theirs - ours),
@@ -550,19 +590,26 @@ def _accounts_to_prove(state: RunState, batch: list[int]) -> list[int] | None:
 Difference = tuple[int | None, str, Decimal, Decimal, int, int]
 
 
-def _differences(
-    state: RunState, periods: dict[int, Period], *, accounts: list[int] | None
-) -> dict[int, list[Difference]]:
+WowSums = dict[tuple[uuid.UUID, uuid.UUID | None], tuple[int, Decimal]]
+
+
+def _wow_sums(state: RunState, periods: dict[int, Period], accounts: list[int] | None) -> WowSums:
+    """WoW's (lines, sum) per (period, account) of these periods, for ``accounts`` only when given."""
     wow_of_account = (
         {pk: wow_id for wow_id, pk in state.refs.accounts.items()} if accounts is not None else {}
     )
-    wow_sums = state.reader.account_sums(
+    return state.reader.account_sums(
         [p.wow_id for p in periods.values()],
         accounts=[wow_of_account[pk] for pk in accounts if pk in wow_of_account]
         if accounts is not None
         else None,
     )
-    ours = ledger_account_sums(client_file_id=state.client_file_id, period_ids=periods, account_ids=accounts)
+
+
+def _differences(
+    state: RunState, periods: dict[int, Period], *, accounts: list[int] | None, wow_sums: WowSums
+) -> dict[int, list[Difference]]:
+    ours = ledger_balance_sums(client_file_id=state.client_file_id, period_ids=periods, account_ids=accounts)
     period_by_wow = {p.wow_id: pk for pk, p in periods.items()}
     account_by_wow = state.refs.accounts
     theirs: dict[tuple[int, int | None, str], tuple[int, Decimal]] = {}

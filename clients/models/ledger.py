@@ -9,6 +9,7 @@ Money is ``Decimal`` end to end: amounts are stored with four decimals, which ho
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.db import models
 
@@ -128,11 +129,26 @@ class Relation(SyncedRow):
         return f"{self.code} {self.name}".strip()
 
 
+# Documents and lines are the two tables a sync fills by the hundred thousand. Their references carry no
+# database-level constraint (``db_constraint=False``): PostgreSQL checks a foreign key row by row at commit,
+# locking the referenced row each time, which cost a third of a first sync's write time (measured: 480,000
+# lines, 27 → 19 s per 30,000 documents). What the constraints guarded is held elsewhere: the sync writes a
+# line only with the pk of the document it just wrote and only with references it found in the ledger (an
+# unknown one rejects the document), deletes go through Django, which still applies CASCADE and PROTECT,
+# and every sync proves the lines against WoW's own trial balance.
+def _reference(to: type[models.Model], on_delete: Any, related_name: str, **options: Any) -> Any:
+    return models.ForeignKey(
+        to, on_delete=on_delete, related_name=related_name, db_constraint=False, **options
+    )
+
+
 class Entry(SyncedRow):
     """An accounting document (WoW's GLTransHeader)."""
 
-    journal = models.ForeignKey(Journal, null=True, on_delete=models.PROTECT, related_name="entries")
-    period = models.ForeignKey(Period, null=True, on_delete=models.PROTECT, related_name="entries")
+    # the (client_file, wow_id) unique index serves lookups by client file: no index of its own
+    client_file = _reference(ClientFile, models.CASCADE, "+", db_index=False)
+    journal = _reference(Journal, models.PROTECT, "entries", null=True)
+    period = _reference(Period, models.PROTECT, "entries", null=True)
     doc_number = models.CharField(max_length=40, blank=True)
     book_date = models.DateField(null=True)
     due_date = models.DateField(null=True)
@@ -150,11 +166,12 @@ class Entry(SyncedRow):
 class EntryLine(SyncedRow):
     """One line of a document (WoW's GLTrans): a signed amount, + debit / − credit."""
 
-    entry = models.ForeignKey(Entry, on_delete=models.CASCADE, related_name="lines")
-    period = models.ForeignKey(Period, null=True, on_delete=models.PROTECT, related_name="lines")
+    client_file = _reference(ClientFile, models.CASCADE, "+", db_index=False)
+    entry = _reference(Entry, models.CASCADE, "lines")
+    period = _reference(Period, models.PROTECT, "lines", null=True)
     line_order = models.IntegerField(default=0)
-    account = models.ForeignKey(Account, null=True, on_delete=models.PROTECT, related_name="lines")
-    relation = models.ForeignKey(Relation, null=True, on_delete=models.PROTECT, related_name="lines")
+    account = _reference(Account, models.PROTECT, "lines", null=True)
+    relation = _reference(Relation, models.PROTECT, "lines", null=True)
     amount = models.DecimalField(max_digits=19, decimal_places=4)
     vat_code = models.CharField(max_length=20, blank=True)
     vat_base = models.DecimalField(null=True, max_digits=19, decimal_places=4)
@@ -165,10 +182,7 @@ class EntryLine(SyncedRow):
     class Meta:
         ordering = ["entry", "line_order", "pk"]
         constraints = [_unique_wow_id("entry_line")]
-        indexes = [
-            models.Index(fields=["client_file", "period", "account"]),
-            models.Index(fields=["entry"]),
-        ]
+        indexes = [models.Index(fields=["client_file", "period", "account"])]
 
     def __str__(self) -> str:
         return f"{self.account} {self.amount}"
@@ -189,9 +203,11 @@ class AccountBalance(models.Model):
     period's trial balance reads straight from these rows: closing = opening + debit − credit.
     """
 
-    client_file = models.ForeignKey(ClientFile, on_delete=models.CASCADE, related_name="+")
-    period = models.ForeignKey(Period, on_delete=models.CASCADE, related_name="balances")
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="balances")
+    # Rebuilt in bulk by the engine (up to a row per period and account): references without database
+    # constraints, as for documents and lines. The composite indexes below serve client file and period.
+    client_file = _reference(ClientFile, models.CASCADE, "+", db_index=False)
+    period = _reference(Period, models.CASCADE, "balances", db_index=False)
+    account = _reference(Account, models.CASCADE, "balances")
     opening = models.DecimalField(max_digits=19, decimal_places=4)
     debit = models.DecimalField(max_digits=19, decimal_places=4)
     credit = models.DecimalField(max_digits=19, decimal_places=4)

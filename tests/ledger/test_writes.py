@@ -1,0 +1,141 @@
+"""Writing documents and lines: the straight COPY of a first sync, its fallback, and integrity without
+database-level foreign keys on the two fact tables."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import pytest
+from django.db import connection, models, transaction
+
+from clients.ledger import (
+    ENTRY_COLUMNS,
+    EntryRow,
+    LineRow,
+    RefMaps,
+    _write_rows,
+    ledger_upsert_entries,
+)
+from clients.models import Account, ClientFile, Entry, EntryLine
+from tests.factories import ClientFileFactory
+from tests.ledger.factories import AccountFactory, JournalFactory, PeriodFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _world() -> tuple[ClientFile, RefMaps, list[Account]]:
+    client_file = ClientFileFactory()
+    PeriodFactory(client_file=client_file)
+    JournalFactory(client_file=client_file)
+    accounts = [AccountFactory(client_file=client_file) for _ in range(2)]
+    return client_file, RefMaps(client_file.pk), accounts
+
+
+def _document(
+    refs: RefMaps, accounts: list[Account], amount: str, *, line_ids: list[uuid.UUID] | None = None
+) -> EntryRow:
+    period = next(iter(refs.periods))
+    ids = line_ids or [uuid.uuid4(), uuid.uuid4()]
+    return EntryRow(
+        wow_id=uuid.uuid4(),
+        version=1,
+        journal_wow_id=next(iter(refs.journals)),
+        period_wow_id=period,
+        doc_number="1",
+        book_date=None,
+        due_date=None,
+        modified=None,
+        lines=(
+            LineRow(ids[0], 1, period, accounts[0].wow_id, Decimal(amount)),
+            LineRow(ids[1], 1, period, accounts[1].wow_id, -Decimal(amount), line_order=1),
+        ),
+    )
+
+
+def test_a_page_of_new_documents_is_written_with_every_line_under_its_own_document() -> None:
+    client_file, refs, accounts = _world()
+    rows = [_document(refs, accounts, f"{n}.25") for n in range(1, 51)]
+
+    with transaction.atomic():
+        result = ledger_upsert_entries(client_file_id=client_file.pk, rows=rows, refs=refs)
+
+    assert (result.entries.created, result.lines.created) == (50, 100)
+    for row in rows:
+        entry = Entry.objects.get(client_file=client_file, wow_id=row.wow_id)
+        assert sorted(entry.lines.values_list("wow_id", flat=True)) == sorted(
+            line.wow_id for line in row.lines
+        )
+    assert (
+        EntryLine.objects.filter(client_file=client_file).aggregate(total=models.Sum("amount"))["total"] == 0
+    )
+
+
+def test_a_row_expected_new_that_exists_after_all_is_updated_not_duplicated() -> None:
+    client_file, refs, accounts = _world()
+    row = _document(refs, accounts, "10.00")
+    ledger_upsert_entries(client_file_id=client_file.pk, rows=[row], refs=refs)
+    stored = Entry.objects.get(wow_id=row.wow_id)
+    period_pk = refs.periods[row.period_wow_id]  # type: ignore[index]
+
+    with transaction.atomic():
+        written = _write_rows(
+            Entry,
+            ENTRY_COLUMNS,
+            [(client_file.pk, row.wow_id, 2, stored.synced_at, None, period_pk, "2", None, None, None)],
+            update=ENTRY_COLUMNS[2:],
+            returning=True,
+            expect_new=True,
+        )
+        # the refused COPY left the transaction usable
+        assert Entry.objects.filter(client_file=client_file).count() == 1
+
+    assert written == {row.wow_id: stored.pk}
+    stored.refresh_from_db()
+    assert (stored.wow_version, stored.doc_number) == (2, "2")
+
+
+def test_a_line_that_moved_to_a_new_document_is_moved_not_duplicated() -> None:
+    client_file, refs, accounts = _world()
+    first = _document(refs, accounts, "10.00")
+    ledger_upsert_entries(client_file_id=client_file.pk, rows=[first], refs=refs)
+    moved = [line.wow_id for line in first.lines]
+    second = _document(refs, accounts, "10.00", line_ids=moved)  # a new document, with the same line ids
+
+    with transaction.atomic():
+        result = ledger_upsert_entries(client_file_id=client_file.pk, rows=[second], refs=refs)
+
+    assert result.entries.created == 1
+    assert EntryLine.objects.filter(client_file=client_file).count() == 2
+    assert set(EntryLine.objects.values_list("entry__wow_id", flat=True)) == {second.wow_id}
+
+
+def test_lines_carry_no_database_foreign_key_but_django_still_cascades_and_protects() -> None:
+    client_file, refs, accounts = _world()
+    ledger_upsert_entries(client_file_id=client_file.pk, rows=[_document(refs, accounts, "5.00")], refs=refs)
+
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, EntryLine._meta.db_table)
+    assert not [name for name, c in constraints.items() if c["foreign_key"]]
+
+    with pytest.raises(models.ProtectedError):
+        accounts[0].delete()
+    Entry.objects.get(client_file=client_file).delete()
+    assert not EntryLine.objects.filter(client_file_id=client_file.pk).exists()
+
+
+@pytest.mark.parametrize(
+    ("amount", "taken"),
+    [("0.0001", True), ("999999999999999.9999", True), ("0.00001", False), ("1000000000000000", False)],
+)
+def test_an_amount_the_ledger_cannot_hold_exactly_rejects_its_document(amount: str, taken: bool) -> None:
+    client_file, refs, accounts = _world()
+    row = _document(refs, accounts, amount)
+
+    result = ledger_upsert_entries(client_file_id=client_file.pk, rows=[row], refs=refs)
+
+    assert result.entries.created == int(taken)
+    assert [r.problem for r in result.rejected] == (
+        [] if taken else [f"Line 1 has an amount the ledger cannot hold exactly ({Decimal(amount)})."]
+    )
+    assert Entry.objects.filter(client_file=client_file).count() == int(taken)
