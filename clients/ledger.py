@@ -178,7 +178,6 @@ def _write_rows(
     *,
     update: Sequence[str] | None,
     returning: bool = False,
-    expect_new: bool = False,
 ) -> dict[uuid.UUID, int]:
     """Insert ``rows`` (tuples in ``columns`` order, attnames) into ``model``'s table; with ``update``, rows
     whose ``(client_file, wow_id)`` exists update those columns instead. With ``returning``, answers the
@@ -188,20 +187,9 @@ def _write_rows(
     than the database's own work (profiled: three quarters of a first sync's write time). On PostgreSQL
     the rows are COPY-ed into a session-local staging table and moved with one INSERT … ON CONFLICT,
     all inside the caller's transaction; other databases (the demo's SQLite) keep ``bulk_create``.
-
-    With ``expect_new`` (the caller found none of the rows stored: a first sync's pages), the rows are
-    COPY-ed straight into the table, with their pks drawn from its sequence beforehand when ``returning``:
-    half the database's work. Should a row exist after all (another writer got there first), the unique
-    constraint refuses the COPY, its savepoint rolls back, and the rows take the upsert path.
     """
     if not rows:
         return {}
-    if expect_new and update is not None and connection.vendor == "postgresql":
-        try:
-            with transaction.atomic():
-                return _copy_new_rows(model, columns, rows, returning=returning)
-        except (IntegrityError, psycopg.IntegrityError):  # COPY runs on psycopg's own cursor
-            pass  # rolled back to the savepoint: nothing of it stays
     if connection.vendor != "postgresql":
         objects = [model(**dict(zip(columns, row, strict=True))) for row in rows]
         if update is None:
@@ -249,6 +237,9 @@ def _write_rows(
 def _copy_new_rows(
     model: type[models.Model], columns: Sequence[str], rows: Sequence[tuple[Any, ...]], *, returning: bool
 ) -> dict[uuid.UUID, int]:
+    """COPY rows known to be new straight into the table (PostgreSQL), their pks drawn from its sequence
+    beforehand when ``returning``: half the database's work of the staged upsert. A row that exists after
+    all makes the unique constraint refuse the COPY (psycopg's IntegrityError): the caller's savepoint."""
     table = model._meta.db_table
     with connection.cursor() as cursor:
         if returning:
@@ -531,9 +522,45 @@ LINE_COLUMNS = (
 
 
 def ledger_upsert_entries(
-    *, client_file_id: int, rows: Sequence[EntryRow], refs: RefMaps, force: bool = False
+    *,
+    client_file_id: int,
+    rows: Sequence[EntryRow],
+    refs: RefMaps,
+    force: bool = False,
+    assume_new: bool = False,
 ) -> EntryUpsertResult:
-    """Upsert documents with their lines; a changed document's lines are replaced by exactly the new ones."""
+    """Upsert documents with their lines; a changed document's lines are replaced by exactly the new ones.
+
+    Documents that are all new (a first sync's pages) are COPY-ed straight in, lines included. With
+    ``assume_new`` (the caller knows the ledger had none of the package's documents when it started
+    reading), the ledger is not even asked which of them it holds. Either way, should one exist after all,
+    the unique constraint refuses the COPY, the page's savepoint rolls back, and the page is upserted.
+    """
+    if connection.vendor == "postgresql":
+        try:
+            with transaction.atomic():
+                return _upsert_entries(
+                    client_file_id,
+                    rows,
+                    refs,
+                    force=force,
+                    copy_new=True,
+                    assume_new=assume_new and not force,
+                )
+        except (IntegrityError, psycopg.IntegrityError):  # COPY runs on psycopg's own cursor
+            pass  # rolled back to the savepoint: nothing of the attempt stays
+    return _upsert_entries(client_file_id, rows, refs, force=force, copy_new=False, assume_new=False)
+
+
+def _upsert_entries(
+    client_file_id: int,
+    rows: Sequence[EntryRow],
+    refs: RefMaps,
+    *,
+    force: bool,
+    copy_new: bool,
+    assume_new: bool,
+) -> EntryUpsertResult:
     result = EntryUpsertResult()
     accepted: list[EntryRow] = []
     for row in rows:
@@ -546,10 +573,14 @@ def ledger_upsert_entries(
         return result
 
     # Which documents to write: new ones, and those whose version moved (all with ``force``).
-    stored = dict(
-        Entry.objects.filter(
-            client_file_id=client_file_id, wow_id__in=[r.wow_id for r in accepted]
-        ).values_list("wow_id", "wow_version")
+    stored: dict[uuid.UUID, int] = (
+        {}
+        if assume_new
+        else dict(
+            Entry.objects.filter(
+                client_file_id=client_file_id, wow_id__in=[r.wow_id for r in accepted]
+            ).values_list("wow_id", "wow_version")
+        )
     )
     to_write: dict[uuid.UUID, EntryRow] = {}
     for r in accepted:
@@ -566,29 +597,27 @@ def ledger_upsert_entries(
         return result
 
     # A first sync's pages: every document new, so no line of theirs can be stored yet.
-    all_new = result.entries.created == len(to_write)
+    all_new = copy_new and result.entries.created == len(to_write)
     now = timezone.now()
-    entry_pks = _write_rows(
-        Entry,
-        ENTRY_COLUMNS,
-        [
-            (
-                client_file_id,
-                r.wow_id,
-                r.version,
-                now,
-                refs.journals.get(r.journal_wow_id) if r.journal_wow_id else None,
-                refs.periods[r.period_wow_id] if r.period_wow_id else None,
-                r.doc_number[:40],
-                r.book_date,
-                r.due_date,
-                r.modified,
-            )
-            for r in to_write.values()
-        ],
-        update=ENTRY_COLUMNS[2:],
-        returning=True,
-        expect_new=all_new,
+    entry_rows = [
+        (
+            client_file_id,
+            r.wow_id,
+            r.version,
+            now,
+            refs.journals.get(r.journal_wow_id) if r.journal_wow_id else None,
+            refs.periods[r.period_wow_id] if r.period_wow_id else None,
+            r.doc_number[:40],
+            r.book_date,
+            r.due_date,
+            r.modified,
+        )
+        for r in to_write.values()
+    ]
+    entry_pks = (
+        _copy_new_rows(Entry, ENTRY_COLUMNS, entry_rows, returning=True)
+        if all_new
+        else _write_rows(Entry, ENTRY_COLUMNS, entry_rows, update=ENTRY_COLUMNS[2:], returning=True)
     )
     written_ids = set(to_write)
     changed_rows = [r for r in accepted if r.wow_id in written_ids]
@@ -652,7 +681,10 @@ def ledger_upsert_entries(
                     line.value_date,
                 )
             )
-    _write_rows(EntryLine, LINE_COLUMNS, line_rows, update=LINE_COLUMNS[2:], expect_new=all_new)
+    if all_new:
+        _copy_new_rows(EntryLine, LINE_COLUMNS, line_rows, returning=False)
+    else:
+        _write_rows(EntryLine, LINE_COLUMNS, line_rows, update=LINE_COLUMNS[2:])
     return result
 
 
@@ -734,12 +766,16 @@ def ledger_delete_master(
     return deleted, kept
 
 
-def ledger_rebuild_balances(*, client_file_id: int, period_ids: Iterable[int]) -> int:
+def ledger_rebuild_balances(
+    *, client_file_id: int, period_ids: Iterable[int], in_python: bool = False
+) -> int:
     """Recompute the per-period account balances from the first touched period of each fiscal year on.
 
     A change in one period moves the opening balance of every later period of its year, so those are
-    rebuilt: one aggregate query per year, cumulated in Python from the closing balances of the period
-    before (which did not change), written in bulk. Earlier periods are left as they are.
+    rebuilt, cumulated from the closing balances of the period before (which did not change); earlier
+    periods are left as they are. On PostgreSQL one statement per year does it all (aggregate, running
+    sum, insert), so no balance row travels to Python and back; elsewhere (the demo's SQLite, or
+    ``in_python``) the same is computed in Python from one aggregate query per year.
     """
     wanted = set(period_ids)
     touched = Period.objects.filter(client_file_id=client_file_id, pk__in=list(wanted))
@@ -755,45 +791,95 @@ def ledger_rebuild_balances(*, client_file_id: int, period_ids: Iterable[int]) -
             )
             in_year = list(periods.order_by("number", "pk").values_list("pk", flat=True))
             first = min(index for index, pk in enumerate(in_year) if pk in wanted)
-            ordered = in_year[first:]
-            running: dict[int, Decimal] = (
-                dict(
-                    AccountBalance.objects.filter(period_id=in_year[first - 1]).values_list(
-                        "account_id", "closing"
-                    )
-                )
-                if first
-                else {}
-            )
-            movements: dict[int, dict[int, tuple[Decimal, Decimal, int]]] = defaultdict(dict)
-            for row in (
-                EntryLine.objects.filter(client_file_id=client_file_id, period_id__in=ordered)
-                .values("period_id", "account_id")
-                .annotate(
-                    debit_total=Sum("amount", filter=Q(amount__gt=0), default=Decimal(0)),
-                    credit_total=Sum("amount", filter=Q(amount__lt=0), default=Decimal(0)),
-                    lines=Count("pk"),
-                )
-            ):
-                movements[row["period_id"]][row["account_id"]] = (
-                    row["debit_total"],
-                    -row["credit_total"],
-                    row["lines"],
-                )
+            ordered, previous = in_year[first:], (in_year[first - 1] if first else None)
             AccountBalance.objects.filter(period_id__in=ordered).delete()
-            balances: list[tuple[Any, ...]] = []
-            zero = Decimal(0)
-            for period_id in ordered:
-                moved = movements.get(period_id, {})
-                for account_id in sorted(set(running) | set(moved)):
-                    debit, credit, lines = moved.get(account_id, (zero, zero, 0))
-                    opening = running.get(account_id, zero)
-                    closing = opening + debit - credit
-                    if opening or debit or credit or lines:
-                        balances.append(
-                            (client_file_id, period_id, account_id, opening, debit, credit, closing, lines)
-                        )
-                    running[account_id] = closing
-            _write_rows(AccountBalance, BALANCE_COLUMNS, balances, update=None)
-            written += len(balances)
+            rebuild = (
+                _rebuild_year_in_sql
+                if connection.vendor == "postgresql" and not in_python
+                else _rebuild_year_in_python
+            )
+            written += rebuild(client_file_id, ordered, previous)
     return written
+
+
+# Per account, the running sum over the year's periods (in order) of each period's movement, brought forward
+# from the previous period's closing balance; a row wherever the account has a balance or a movement.
+_REBUILD_YEAR_SQL = """
+INSERT INTO clients_accountbalance
+    (client_file_id, period_id, account_id, opening, debit, credit, closing, line_count)
+WITH periods AS (
+    SELECT period_id, ordinal FROM unnest(%(ordered)s::bigint[]) WITH ORDINALITY AS p (period_id, ordinal)
+), moves AS (
+    SELECT period_id, account_id,
+           COALESCE(SUM(amount) FILTER (WHERE amount > 0), 0) AS debit,
+           COALESCE(-SUM(amount) FILTER (WHERE amount < 0), 0) AS credit,
+           COUNT(*) AS lines
+    FROM clients_entryline
+    WHERE client_file_id = %(client_file)s AND period_id = ANY(%(ordered)s) AND account_id IS NOT NULL
+    GROUP BY period_id, account_id
+), brought AS (
+    SELECT account_id, closing FROM clients_accountbalance WHERE period_id = %(previous)s
+), accounts AS (
+    SELECT account_id FROM moves UNION SELECT account_id FROM brought
+), grid AS (
+    SELECT p.period_id, a.account_id,
+           COALESCE(m.debit, 0) AS debit, COALESCE(m.credit, 0) AS credit, COALESCE(m.lines, 0) AS lines,
+           COALESCE(b.closing, 0) + SUM(COALESCE(m.debit, 0) - COALESCE(m.credit, 0))
+               OVER (PARTITION BY a.account_id ORDER BY p.ordinal) AS closing
+    FROM periods p
+    CROSS JOIN accounts a
+    LEFT JOIN moves m ON m.period_id = p.period_id AND m.account_id = a.account_id
+    LEFT JOIN brought b ON b.account_id = a.account_id
+)
+SELECT %(client_file)s, period_id, account_id, closing - debit + credit, debit, credit, closing, lines
+FROM grid
+WHERE closing - debit + credit <> 0 OR debit <> 0 OR credit <> 0 OR lines > 0
+"""
+
+
+def _rebuild_year_in_sql(client_file_id: int, ordered: list[int], previous: int | None) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _REBUILD_YEAR_SQL, {"client_file": client_file_id, "ordered": ordered, "previous": previous}
+        )
+        return int(cursor.rowcount)
+
+
+def _rebuild_year_in_python(client_file_id: int, ordered: list[int], previous: int | None) -> int:
+    running: dict[int, Decimal] = (
+        dict(AccountBalance.objects.filter(period_id=previous).values_list("account_id", "closing"))
+        if previous is not None
+        else {}
+    )
+    movements: dict[int, dict[int, tuple[Decimal, Decimal, int]]] = defaultdict(dict)
+    for row in (
+        EntryLine.objects.filter(
+            client_file_id=client_file_id, period_id__in=ordered, account_id__isnull=False
+        )
+        .values("period_id", "account_id")
+        .annotate(
+            debit_total=Sum("amount", filter=Q(amount__gt=0), default=Decimal(0)),
+            credit_total=Sum("amount", filter=Q(amount__lt=0), default=Decimal(0)),
+            lines=Count("pk"),
+        )
+    ):
+        movements[row["period_id"]][row["account_id"]] = (
+            row["debit_total"],
+            -row["credit_total"],
+            row["lines"],
+        )
+    balances: list[tuple[Any, ...]] = []
+    zero = Decimal(0)
+    for period_id in ordered:
+        moved = movements.get(period_id, {})
+        for account_id in sorted(set(running) | set(moved)):
+            debit, credit, lines = moved.get(account_id, (zero, zero, 0))
+            opening = running.get(account_id, zero)
+            closing = opening + debit - credit
+            if opening or debit or credit or lines:
+                balances.append(
+                    (client_file_id, period_id, account_id, opening, debit, credit, closing, lines)
+                )
+            running[account_id] = closing
+    _write_rows(AccountBalance, BALANCE_COLUMNS, balances, update=None)
+    return len(balances)

@@ -54,6 +54,10 @@ def ledger_period_fingerprints(
     return result
 
 
+def ledger_has_documents(*, client_file_id: int) -> bool:
+    return Entry.objects.filter(client_file_id=client_file_id).exists()
+
+
 def ledger_line_counts(*, client_file_id: int, period_ids: Iterable[int]) -> dict[int, int]:
     """Per period: the number of lines (one small aggregate, for the run's per-period checks)."""
     return dict(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
 import logging
 import time
 import uuid
@@ -35,6 +36,7 @@ from clients.ledger import RefMaps, Rejected, UpsertCounts
 from clients.models import Account, FiscalYear, Period
 from clients.selectors import (
     ledger_balance_sums,
+    ledger_has_documents,
     ledger_ids_in_period,
     ledger_line_counts,
     ledger_period_days,
@@ -135,7 +137,8 @@ def sync_run_execute(*, run_id: int, reader: WinbooksReader | None = None) -> Sy
         _check_still_wanted(link)
         reader = reader or WinbooksReader(connection_id=link.connection_id, company_code=link.company_code)
         state = RunState.resume(run, link, reader)
-        _sync(state)
+        with _fewer_collections():
+            _sync(state)
     except RunCancelled as cancelled:
         _finish(run, state, status=SyncRun.Status.FAILED, error_class="config", message=str(cancelled))
     except ProviderError as error:
@@ -169,6 +172,22 @@ def _check_still_wanted(link: ClientLink) -> None:
             f"The sync “{fresh.connection.name}” is {fresh.connection.get_status_display().lower()}; "
             "an admin must reconnect it on the Syncs tab."
         )
+
+
+# A run allocates millions of short-lived objects (WoW's JSON, ledger rows), nearly none of them in cycles:
+# refcounting frees them. The cyclic collector's default (a pass every 700 allocations) cost a fifth of
+# the CPU of reading a large company's documents (measured: 12.5 → 10.5 s per 60,000 documents).
+RUN_GC_THRESHOLD = 100_000
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    before = gc.get_threshold()
+    gc.set_threshold(RUN_GC_THRESHOLD, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 @contextlib.contextmanager
@@ -231,7 +250,11 @@ def _read_stream(state: RunState, stream: str, allowed_periods: list[uuid.UUID] 
     cursor = _cursor(state, stream)
     after = (cursor.modified, cursor.last_id) if cursor.modified else None
     state.progress.update({"stream": stream, "stream_pages": 0})
-    pages = state.reader.changed(stream, since=None, after=after, period_ids=allowed_periods)
+    # An empty ledger (a first sync) need not be asked, page by page, which documents it already holds.
+    assume_new = stream == "entries" and not ledger_has_documents(client_file_id=state.client_file_id)
+    pages = state.reader.changed(
+        stream, since=None, after=after, period_ids=allowed_periods, read_ahead=stream == "entries"
+    )
     # Documents are nearly all of a sync's reading: the next pages are fetched while one is written.
     with (
         Prefetcher(pages, name=f"sync-run-{state.run.pk}-{stream}")
@@ -240,14 +263,20 @@ def _read_stream(state: RunState, stream: str, allowed_periods: list[uuid.UUID] 
     ):
         for page in ahead:
             _check_still_wanted(state.link)
-            _write_page(state, stream, page, cursor)
+            _write_page(state, stream, page, cursor, assume_new=assume_new)
 
 
 def _write_page(
-    state: RunState, stream: str, page: StreamPage, cursor: SyncCursor | None, *, force: bool = False
+    state: RunState,
+    stream: str,
+    page: StreamPage,
+    cursor: SyncCursor | None,
+    *,
+    force: bool = False,
+    assume_new: bool = False,
 ) -> None:
     with transaction.atomic():
-        written = _upsert(state, stream, page.rows, force=force)
+        written = _upsert(state, stream, page.rows, force=force, assume_new=assume_new)
         _record_rejections(state, page.rejected)
         if cursor is not None:
             # Pages come in WoW's own (Modified, Id) order, so the last key is the furthest; WoW may order
@@ -261,7 +290,7 @@ def _write_page(
     logger.debug("Run %s: %s page, %s written", state.run.pk, stream, written)
 
 
-def _upsert(state: RunState, stream: str, rows: list[Any], *, force: bool) -> int:
+def _upsert(state: RunState, stream: str, rows: list[Any], *, force: bool, assume_new: bool = False) -> int:
     client_file_id, refs = state.client_file_id, state.refs
     if stream == "fiscal_years":
         counts = ledger.ledger_upsert_fiscal_years(client_file_id=client_file_id, rows=rows, force=force)
@@ -284,7 +313,7 @@ def _upsert(state: RunState, stream: str, rows: list[Any], *, force: bool) -> in
         )
     else:
         result = ledger.ledger_upsert_entries(
-            client_file_id=client_file_id, rows=rows, refs=refs, force=force
+            client_file_id=client_file_id, rows=rows, refs=refs, force=force, assume_new=assume_new
         )
         state.count("entries").add(result.entries)
         state.count("lines").add(result.lines)

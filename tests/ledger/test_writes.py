@@ -3,20 +3,14 @@ database-level foreign keys on the two fact tables."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from decimal import Decimal
 
 import pytest
 from django.db import connection, models, transaction
 
-from clients.ledger import (
-    ENTRY_COLUMNS,
-    EntryRow,
-    LineRow,
-    RefMaps,
-    _write_rows,
-    ledger_upsert_entries,
-)
+from clients.ledger import EntryRow, LineRow, RefMaps, ledger_upsert_entries
 from clients.models import Account, ClientFile, Entry, EntryLine
 from tests.factories import ClientFileFactory
 from tests.ledger.factories import AccountFactory, JournalFactory, PeriodFactory
@@ -25,10 +19,10 @@ pytestmark = pytest.mark.django_db
 
 
 def _world() -> tuple[ClientFile, RefMaps, list[Account]]:
-    client_file = ClientFileFactory()
-    PeriodFactory(client_file=client_file)
-    JournalFactory(client_file=client_file)
-    accounts = [AccountFactory(client_file=client_file) for _ in range(2)]
+    client_file = ClientFileFactory.create()
+    PeriodFactory.create(client_file=client_file)
+    JournalFactory.create(client_file=client_file)
+    accounts = [AccountFactory.create(client_file=client_file) for _ in range(2)]
     return client_file, RefMaps(client_file.pk), accounts
 
 
@@ -71,28 +65,34 @@ def test_a_page_of_new_documents_is_written_with_every_line_under_its_own_docume
     )
 
 
-def test_a_row_expected_new_that_exists_after_all_is_updated_not_duplicated() -> None:
+def test_a_document_assumed_new_that_exists_after_all_is_updated_not_duplicated() -> None:
     client_file, refs, accounts = _world()
-    row = _document(refs, accounts, "10.00")
-    ledger_upsert_entries(client_file_id=client_file.pk, rows=[row], refs=refs)
-    stored = Entry.objects.get(wow_id=row.wow_id)
-    period_pk = refs.periods[row.period_wow_id]  # type: ignore[index]
+    first = _document(refs, accounts, "10.00")
+    ledger_upsert_entries(client_file_id=client_file.pk, rows=[first], refs=refs)
+    stored = Entry.objects.get(wow_id=first.wow_id)
+    edited = dataclasses.replace(
+        first,
+        version=2,
+        doc_number="2",
+        lines=(
+            *first.lines[:1],
+            dataclasses.replace(first.lines[1], version=2, account_wow_id=accounts[0].wow_id),
+        ),
+    )
+    fresh = _document(refs, accounts, "3.00")
 
     with transaction.atomic():
-        written = _write_rows(
-            Entry,
-            ENTRY_COLUMNS,
-            [(client_file.pk, row.wow_id, 2, stored.synced_at, None, period_pk, "2", None, None, None)],
-            update=ENTRY_COLUMNS[2:],
-            returning=True,
-            expect_new=True,
+        result = ledger_upsert_entries(
+            client_file_id=client_file.pk, rows=[fresh, edited], refs=refs, assume_new=True
         )
         # the refused COPY left the transaction usable
-        assert Entry.objects.filter(client_file=client_file).count() == 1
+        assert Entry.objects.filter(client_file=client_file).count() == 2
 
-    assert written == {row.wow_id: stored.pk}
+    assert (result.entries.created, result.entries.updated) == (1, 1)
     stored.refresh_from_db()
     assert (stored.wow_version, stored.doc_number) == (2, "2")
+    assert EntryLine.objects.filter(client_file=client_file).count() == 4
+    assert set(stored.lines.values_list("account_id", flat=True)) == {accounts[0].pk}
 
 
 def test_a_line_that_moved_to_a_new_document_is_moved_not_duplicated() -> None:

@@ -278,8 +278,7 @@ def test_operator_commands_refuse_bad_input_and_store_nothing(world: FirmWorld, 
             bad if bad != "not-an-email" else "W",
             "--email",
             bad if bad == "not-an-email" else wow_sandbox.TESTER,
-            "--exchange-token",
-            wow_sandbox.exchange_token(),
+            f"--exchange-token={wow_sandbox.exchange_token()}",  # a token may start with "-"
             "--api-url",
             wow_sandbox.url,
         )

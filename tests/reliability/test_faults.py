@@ -83,6 +83,9 @@ def test_a_401_after_k_requests_is_refreshed_once_and_the_run_completes(
     assert_exact(link, wow_sandbox)
 
 
+# Committed for real: the refresh is refused while documents are read ahead, in a thread with a database
+# connection of its own, which must see the connection's row as production would.
+@pytest.mark.django_db(transaction=True)
 def test_a_refresh_token_revoked_mid_run_stops_everything_once_and_writes_nothing_half(
     world: FirmWorld, wow_sandbox: Any
 ) -> None:

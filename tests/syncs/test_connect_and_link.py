@@ -374,8 +374,8 @@ def test_winbooks_connect_and_link_client_commands(world: FirmWorld, wow_sandbox
         "WoW",
         "--email",
         wow_sandbox.TESTER,
-        "--exchange-token",
-        wow_sandbox.exchange_token(),
+        # "=" form: a token may start with "-", which argparse would take for an option
+        f"--exchange-token={wow_sandbox.exchange_token()}",
         "--api-url",
         wow_sandbox.url,
         stdout=out,
@@ -414,7 +414,8 @@ def test_winbooks_connect_fails_clearly(
     }
     base.update(dict(zip(args[::2], args[1::2], strict=True)))
     with pytest.raises(CommandError, match=message):
-        call_command("winbooks_connect", *[x for pair in base.items() for x in pair], stdout=io.StringIO())
+        # "=" form: a token may start with "-", which argparse would take for an option
+        call_command("winbooks_connect", *[f"{k}={v}" for k, v in base.items()], stdout=io.StringIO())
     assert not Connection.objects.exists()
 
 

@@ -338,3 +338,24 @@ def test_balances_rebuilt_from_the_touched_period_equal_a_full_rebuild(
     every_period = Period.objects.filter(client_file=link.client_file).values_list("pk", flat=True)
     ledger_rebuild_balances(client_file_id=link.client_file_id, period_ids=every_period)
     assert balances() == incremental
+
+
+def test_balances_rebuilt_in_one_statement_equal_the_same_rebuilt_in_python(
+    link: ClientLink, wow_sandbox: Any
+) -> None:
+    from clients.ledger import ledger_rebuild_balances
+
+    run_sync(link)  # PostgreSQL: the balances come from the one-statement rebuild
+
+    def balances() -> list[tuple[Any, ...]]:
+        return sorted(
+            AccountBalance.objects.filter(client_file=link.client_file).values_list(
+                "period_id", "account_id", "opening", "debit", "credit", "closing", "line_count"
+            )
+        )
+
+    in_sql = balances()
+    every_period = Period.objects.filter(client_file=link.client_file).values_list("pk", flat=True)
+    ledger_rebuild_balances(client_file_id=link.client_file_id, period_ids=every_period, in_python=True)
+    assert in_sql and balances() == in_sql
+    assert any(opening and not line_count for _, _, opening, _, _, _, line_count in in_sql)  # carried forward

@@ -23,7 +23,8 @@ class Command(BaseCommand):
         parser.add_argument("--email", required=True, help="The e-mail the exchange token was created for.")
         parser.add_argument(
             "--exchange-token",
-            help="The exchange token. Prefer --exchange-token-env: a command line can be read by other users.",
+            help="The exchange token (as --exchange-token=VALUE when it starts with a dash). Prefer "
+            "--exchange-token-env: a command line can be read by other users.",
         )
         parser.add_argument("--exchange-token-env", metavar="VAR", help="Read the exchange token from VAR.")
         parser.add_argument("--api-url", default=WINBOOKS_DEFAULT_API_URL, help="The API location.")
