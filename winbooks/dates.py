@@ -11,6 +11,7 @@ Reference: docs/winbooks-api.md, "Records" (dates, amounts) and "ExecuteCriteria
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -30,12 +31,27 @@ _MS_DATE = re.compile(r"^\\?/Date\((?P<ms>-?\d+)(?P<offset>[+-]\d{4})?\)\\?/$")
 def parse_date(value: Any) -> datetime | None:
     """An aware UTC datetime from a Microsoft JSON date, an ISO 8601 string or a datetime; ``None`` for
     ``None`` or ``""``. Raises ``ValueError`` for anything else."""
+    if value.__class__ is str:
+        return _parse_text(value)
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
         return _as_utc(value)
     if not isinstance(value, str):
         raise ValueError(f"not a date: {value!r}")
+    return _parse_str(value)
+
+
+def _parse_str(value: str) -> datetime | None:
+    if value == "":
+        return None
+    # The usual "/Date(ms)/" without the regex: the same value when ms is ASCII digits with an optional minus
+    # sign; anything else (an offset, a backslash, spaces) takes the regex below.
+    if value.startswith("/Date(") and value.endswith(")/"):
+        ms = value[6:-2]
+        digits = ms[1:] if ms.startswith("-") else ms
+        if digits.isdecimal() and digits.isascii():
+            return EPOCH + timedelta(0, 0, 0, int(ms))  # (days, seconds, microseconds, milliseconds)
     text = value.strip()
     match = _MS_DATE.match(text)
     if match:
@@ -45,6 +61,11 @@ def parse_date(value: Any) -> datetime | None:
     except ValueError:
         raise ValueError(f"not a date: {value!r}") from None
     return _as_utc(parsed)
+
+
+# The lines of a document repeat its header's Created/Modified (and often its BookDate), so most values
+# were parsed a moment ago; a datetime is immutable, so handing out the same one again is safe.
+_parse_text = functools.lru_cache(maxsize=4096)(_parse_str)
 
 
 def _as_utc(value: datetime) -> datetime:

@@ -12,12 +12,12 @@ alternates are read too (first non-null wins), e.g. BookYear ``StartDate``/``Beg
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, Self
 
-from .dates import parse_date
+from .dates import _parse_text, parse_date
 from .exceptions import WinbooksBadPayload
 
 __all__ = [
@@ -55,7 +55,10 @@ def _bad(cls: type, name: str, value: Any, expected: str) -> WinbooksBadPayload:
 
 
 class _Reader:
-    """Reads typed fields of one source dict, naming the field when a value has the wrong type."""
+    """Reads typed fields of one source dict, naming the field when a value has the wrong type.
+
+    Each method is a field kind of the ``_FIELDS`` tables. This is the careful path: ``_read_plain`` reads
+    the usual payload faster and hands over to it whenever a value is not plainly of the expected type."""
 
     def __init__(self, cls: type, d: Any) -> None:
         if not isinstance(d, Mapping):
@@ -144,16 +147,119 @@ class _Reader:
         except ValueError:
             raise _bad(self.cls, name, value, "a date") from None
 
-    def common(self) -> dict[str, Any]:
-        return {
-            "id": self.guid("Id"),
-            "version": self.integer("Version"),
-            "created": self.moment("Created"),
-            "modified": self.moment("Modified"),
-            "created_by": self.guid("CreatedBy"),
-            "modified_by": self.guid("ModifiedBy"),
-            "raw": self.d,
-        }
+    def third(self, *names: str) -> Third | None:
+        value = self.d.get(names[0])
+        return None if value is None else Third.from_json(value)
+
+    def lines(self, *names: str) -> list[Any] | None:
+        """The raw list (checked here, in field order; ``GLTransHeader._finish`` reads the lines last)."""
+        value = self.d.get(names[0])
+        if value is not None and not isinstance(value, list):
+            raise _bad(self.cls, names[0], value, "a list")
+        return value
+
+
+# Field kinds, named after the _Reader method that reads each.
+_TEXT = "text"
+_GUID = "guid"
+_INTEGER = "integer"
+_BOOLEAN = "boolean"
+_NUMBER = "number"
+_REQUIRED_NUMBER = "required_number"
+_MOMENT = "moment"
+_THIRD = "third"
+_LINES = "lines"
+
+# Kinds whose plain value is a JSON value of exactly this type, returned as is.
+_EXACT_TYPES: dict[str, type] = {_TEXT: str, _INTEGER: int, _BOOLEAN: bool, _LINES: list}
+
+_new = object.__new__
+_set_attr = object.__setattr__
+
+
+class _Plan:
+    """How to read one record class, made once from its ``_FIELDS`` tables.
+
+    ``fields``: (attribute, kind, JSON name, alternate names) in reading order, for the careful path (the
+    first bad value is the one reported). ``template``: every dataclass field, in order, set to None: copied
+    per record, a dict of the right size with no rehashing. ``plain``: the fields by kind for
+    ``_read_plain``, or None when a field has alternates or a nested record (read carefully only)."""
+
+    __slots__ = ("fields", "plain", "template")
+
+    def __init__(self, cls: type[Record]) -> None:
+        table = {**Record._FIELDS, **cls._FIELDS}
+        self.fields = tuple(
+            (attr, kind, name, tuple(alternates)) for attr, (kind, name, *alternates) in table.items()
+        )
+        self.template: dict[str, Any] = dict.fromkeys(f.name for f in fields(cls))
+        if set(self.template) != {"raw", *table}:
+            raise TypeError(f"{cls.__name__}._FIELDS does not match its dataclass fields")
+        self.plain = _by_kind(self.fields)
+
+
+def _by_kind(spec: tuple[tuple[str, str, str, tuple[str, ...]], ...]) -> tuple[tuple[Any, ...], ...] | None:
+    """The groups ``_read_plain`` reads, or None when it cannot read every field of the class."""
+    exact, guids, numbers, moments = [], [], [], []
+    for attr, kind, name, alternates in spec:
+        if alternates:
+            return None
+        if kind in _EXACT_TYPES:
+            exact.append((attr, name, _EXACT_TYPES[kind]))
+        elif kind == _GUID:
+            guids.append((attr, name))
+        elif kind in (_NUMBER, _REQUIRED_NUMBER):
+            numbers.append((attr, name, kind == _REQUIRED_NUMBER))
+        elif kind == _MOMENT:
+            moments.append((attr, name))
+        else:
+            return None
+    return tuple(exact), tuple(guids), tuple(numbers), tuple(moments)
+
+
+_PLANS: dict[type, _Plan] = {}
+
+
+def _read_plain(plain: tuple[tuple[Any, ...], ...], values: dict[str, Any], d: dict[str, Any]) -> bool:
+    """Fill ``values`` and say True when every field is null or plainly of its kind's JSON type (the usual
+    payload: GUID strings, ``"/Date(ms)/"``, Decimal amounts); False at the first that is not, and the
+    careful path reads the object again. What each _Reader method returns for such a value, a kind at a time
+    (a first sync reads millions of fields). It never raises, so the order it reads in does not matter: the
+    careful path reports the first bad field."""
+    get = d.get
+    exact, guids, numbers, moments = plain
+    for attr, name, plain_type in exact:
+        value = get(name)
+        if value.__class__ is plain_type:
+            values[attr] = value
+        elif value is not None:
+            return False
+    for attr, name in guids:
+        value = get(name)
+        # 36 characters: the zero GUID only as is (in braces it would be shorter once stripped).
+        if value.__class__ is str and len(value) == 36:
+            if value != ZERO_GUID:
+                values[attr] = value
+        elif value is not None:
+            return False
+    for attr, name, required in numbers:
+        value = get(name)
+        if value.__class__ is Decimal and value.is_finite():
+            values[attr] = value
+        elif value.__class__ is int:
+            values[attr] = Decimal(value)
+        elif value is not None or required:
+            return False
+    for attr, name in moments:
+        value = get(name)
+        if value.__class__ is str:
+            try:
+                values[attr] = _parse_text(value)
+            except (ValueError, OverflowError):
+                return False
+        elif value is not None:
+            return False
+    return True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -170,15 +276,38 @@ class Record:
     modified_by: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False, hash=False)
 
+    # attribute: (kind, JSON name, alternate names...), in reading order. A subclass lists its own fields.
+    _FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "id": (_GUID, "Id"),
+        "version": (_INTEGER, "Version"),
+        "created": (_MOMENT, "Created"),
+        "modified": (_MOMENT, "Modified"),
+        "created_by": (_GUID, "CreatedBy"),
+        "modified_by": (_GUID, "ModifiedBy"),
+    }
+
     @classmethod
     def from_json(cls, d: Any) -> Self:
         """Build the record from one JSON object of the API."""
-        reader = _Reader(cls, d)
-        return cls(**reader.common(), **cls._fields(reader))
+        plan = _PLANS.get(cls)
+        if plan is None:
+            plan = _PLANS[cls] = _Plan(cls)
+        values = plan.template.copy()
+        values["raw"] = d
+        if plan.plain is None or d.__class__ is not dict or not _read_plain(plan.plain, values, d):
+            reader = _Reader(cls, d)
+            for attr, kind, name, alternates in plan.fields:
+                values[attr] = getattr(reader, kind)(name, *alternates)
+        cls._finish(values)
+        # ``values`` holds every field (_Plan checks it), so it becomes the instance dict as is: the frozen
+        # __init__ would pay an object.__setattr__ per field, a fifth of reading a document line (profiled).
+        record = _new(cls)
+        _set_attr(record, "__dict__", values)
+        return record
 
     @classmethod
-    def _fields(cls, r: _Reader) -> dict[str, Any]:
-        return {}
+    def _finish(cls, values: dict[str, Any]) -> None:
+        """Complete ``values`` once every field is read (for a subclass that needs to)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -193,15 +322,13 @@ class BookYear(Record):
     end_date: datetime | None = None
     is_closed: bool | None = None
 
-    @classmethod
-    def _fields(cls, r: _Reader) -> dict[str, Any]:
-        return {
-            "code": r.text("Code"),
-            "label": r.text("Label", "Name", "Description"),
-            "start_date": r.moment("StartDate", "BeginDate", "DateStart", "DateBegin", "FromDate"),
-            "end_date": r.moment("EndDate", "DateEnd", "ToDate"),
-            "is_closed": r.boolean("IsClosed", "Closed"),
-        }
+    _FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "code": (_TEXT, "Code"),
+        "label": (_TEXT, "Label", "Name", "Description"),
+        "start_date": (_MOMENT, "StartDate", "BeginDate", "DateStart", "DateBegin", "FromDate"),
+        "end_date": (_MOMENT, "EndDate", "DateEnd", "ToDate"),
+        "is_closed": (_BOOLEAN, "IsClosed", "Closed"),
+    }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -219,18 +346,16 @@ class BookPeriod(Record):
     end_date: datetime | None = None
     label: str | None = None
 
-    @classmethod
-    def _fields(cls, r: _Reader) -> dict[str, Any]:
-        return {
-            "code": r.text("Code"),
-            "book_year_id": r.guid("BookYear_Id"),
-            "number": r.integer("Number"),
-            "related_year": r.integer("RelatedYear"),
-            "related_month": r.integer("RelatedMonth"),
-            "start_date": r.moment("StartDate", "BeginDate", "DateStart", "DateBegin", "FromDate"),
-            "end_date": r.moment("EndDate", "DateEnd", "ToDate"),
-            "label": r.text("Label", "Name", "Description"),
-        }
+    _FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "code": (_TEXT, "Code"),
+        "book_year_id": (_GUID, "BookYear_Id"),
+        "number": (_INTEGER, "Number"),
+        "related_year": (_INTEGER, "RelatedYear"),
+        "related_month": (_INTEGER, "RelatedMonth"),
+        "start_date": (_MOMENT, "StartDate", "BeginDate", "DateStart", "DateBegin", "FromDate"),
+        "end_date": (_MOMENT, "EndDate", "DateEnd", "ToDate"),
+        "label": (_TEXT, "Label", "Name", "Description"),
+    }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -243,13 +368,11 @@ class Journal(Record):
     label: str | None = None
     journal_type: str | None = None
 
-    @classmethod
-    def _fields(cls, r: _Reader) -> dict[str, Any]:
-        return {
-            "code": r.text("Code"),
-            "label": r.text("Label", "Name", "Description"),
-            "journal_type": r.text("JournalType", "JournalTypeCode", "Type", "DbkType"),
-        }
+    _FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "code": (_TEXT, "Code"),
+        "label": (_TEXT, "Label", "Name", "Description"),
+        "journal_type": (_TEXT, "JournalType", "JournalTypeCode", "Type", "DbkType"),
+    }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -264,15 +387,13 @@ class GLAccount(Record):
     central_account_type_code: str | None = None
     is_locked: bool | None = None
 
-    @classmethod
-    def _fields(cls, r: _Reader) -> dict[str, Any]:
-        return {
-            "code": r.text("Code"),
-            "label": r.text("Label", "Name", "Label1", "Name1"),
-            "label2": r.text("Label2", "Name2"),
-            "central_account_type_code": r.text("CentralAccountTypeCode", "CentralAccountType"),
-            "is_locked": r.boolean("IsLocked", "Locked"),
-        }
+    _FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "code": (_TEXT, "Code"),
+        "label": (_TEXT, "Label", "Name", "Label1", "Name1"),
+        "label2": (_TEXT, "Label2", "Name2"),
+        "central_account_type_code": (_TEXT, "CentralAccountTypeCode", "CentralAccountType"),
+        "is_locked": (_BOOLEAN, "IsLocked", "Locked"),
+    }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -288,21 +409,14 @@ class Third(Record):
     language_code: str | None = None
     currency_code: str | None = None
 
-    @classmethod
-    def _fields(cls, r: _Reader) -> dict[str, Any]:
-        return {
-            "code": r.text("Code"),
-            "name": r.text("Name"),
-            "vat_number": r.text("VatNumber"),
-            "vat_country_code": r.text("VatCountryCode"),
-            "language_code": r.text("LanguageCode"),
-            "currency_code": r.text("CurrencyCode"),
-        }
-
-
-def _third(r: _Reader) -> Third | None:
-    value = r.d.get("Third")
-    return None if value is None else Third.from_json(value)
+    _FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "code": (_TEXT, "Code"),
+        "name": (_TEXT, "Name"),
+        "vat_number": (_TEXT, "VatNumber"),
+        "vat_country_code": (_TEXT, "VatCountryCode"),
+        "language_code": (_TEXT, "LanguageCode"),
+        "currency_code": (_TEXT, "CurrencyCode"),
+    }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -318,16 +432,14 @@ class Customer(Record):
     gl_account_id: str | None = None
     gl_account2_id: str | None = None
 
-    @classmethod
-    def _fields(cls, r: _Reader) -> dict[str, Any]:
-        return {
-            "code": r.text("Code"),
-            "third_id": r.guid("Third_Id"),
-            "third": _third(r),
-            "vat_code": r.text("VatCode"),
-            "gl_account_id": r.guid("GLAccount_Id"),
-            "gl_account2_id": r.guid("GLAccount2_Id"),
-        }
+    _FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "code": (_TEXT, "Code"),
+        "third_id": (_GUID, "Third_Id"),
+        "third": (_THIRD, "Third"),
+        "vat_code": (_TEXT, "VatCode"),
+        "gl_account_id": (_GUID, "GLAccount_Id"),
+        "gl_account2_id": (_GUID, "GLAccount2_Id"),
+    }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -347,13 +459,11 @@ class Vat(Record):
     label: str | None = None
     rate: Decimal | None = None
 
-    @classmethod
-    def _fields(cls, r: _Reader) -> dict[str, Any]:
-        return {
-            "code": r.text("Code"),
-            "label": r.text("Label", "Name", "Description"),
-            "rate": r.number("Rate", "VatRate", "Percent", "Percentage"),
-        }
+    _FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "code": (_TEXT, "Code"),
+        "label": (_TEXT, "Label", "Name", "Description"),
+        "rate": (_NUMBER, "Rate", "VatRate", "Percent", "Percentage"),
+    }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -380,27 +490,25 @@ class GLTrans(Record):
     value_date: datetime | None = None
     currency_code: str | None = None
 
-    @classmethod
-    def _fields(cls, r: _Reader) -> dict[str, Any]:
-        return {
-            "gl_trans_header_id": r.guid("GLTransHeader_Id"),
-            "book_period_id": r.guid("BookPeriod_Id"),
-            "line_order": r.integer("LineOrder"),
-            "gl_account_id": r.guid("GLAccount_Id"),
-            "gl_account_code": r.text("GLAccountCode"),
-            "customer_id": r.guid("Customer_Id"),
-            "customer_code": r.text("CustomerCode"),
-            "supplier_id": r.guid("Supplier_Id"),
-            "supplier_code": r.text("SupplierCode"),
-            "vat_id": r.guid("Vat_Id"),
-            "vat_code": r.text("VatCode"),
-            "amount": r.required_number("Amount"),
-            "vat_base_amount": r.number("VatBaseAmount"),
-            "vat_tax_amount": r.number("VatTaxAmount"),
-            "comment_booking": r.text("CommentBooking"),
-            "value_date": r.moment("ValueDate"),
-            "currency_code": r.text("CurrencyCode"),
-        }
+    _FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "gl_trans_header_id": (_GUID, "GLTransHeader_Id"),
+        "book_period_id": (_GUID, "BookPeriod_Id"),
+        "line_order": (_INTEGER, "LineOrder"),
+        "gl_account_id": (_GUID, "GLAccount_Id"),
+        "gl_account_code": (_TEXT, "GLAccountCode"),
+        "customer_id": (_GUID, "Customer_Id"),
+        "customer_code": (_TEXT, "CustomerCode"),
+        "supplier_id": (_GUID, "Supplier_Id"),
+        "supplier_code": (_TEXT, "SupplierCode"),
+        "vat_id": (_GUID, "Vat_Id"),
+        "vat_code": (_TEXT, "VatCode"),
+        "amount": (_REQUIRED_NUMBER, "Amount"),
+        "vat_base_amount": (_NUMBER, "VatBaseAmount"),
+        "vat_tax_amount": (_NUMBER, "VatTaxAmount"),
+        "comment_booking": (_TEXT, "CommentBooking"),
+        "value_date": (_MOMENT, "ValueDate"),
+        "currency_code": (_TEXT, "CurrencyCode"),
+    }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -418,21 +526,23 @@ class GLTransHeader(Record):
     is_locked: bool | None = None
     lines: tuple[GLTrans, ...] = ()
 
+    _FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "lines": (_LINES, "GLTransactions"),  # first: its type is checked before the other fields
+        "book_period_id": (_GUID, "BookPeriod_Id"),
+        "journal_id": (_GUID, "Journal_Id"),
+        "journal_code": (_TEXT, "JournalCode"),
+        "doc_number": (_INTEGER, "DocNumber"),
+        "book_date": (_MOMENT, "BookDate"),
+        "due_date": (_MOMENT, "DueDate"),
+        "is_locked": (_BOOLEAN, "IsLocked"),
+    }
+
     @classmethod
-    def _fields(cls, r: _Reader) -> dict[str, Any]:
-        lines = r.d.get("GLTransactions")
-        if lines is not None and not isinstance(lines, list):
-            raise _bad(cls, "GLTransactions", lines, "a list")
-        return {
-            "book_period_id": r.guid("BookPeriod_Id"),
-            "journal_id": r.guid("Journal_Id"),
-            "journal_code": r.text("JournalCode"),
-            "doc_number": r.integer("DocNumber"),
-            "book_date": r.moment("BookDate"),
-            "due_date": r.moment("DueDate"),
-            "is_locked": r.boolean("IsLocked"),
-            "lines": tuple(GLTrans.from_json(line) for line in lines or ()),
-        }
+    def _finish(cls, values: dict[str, Any]) -> None:
+        """The lines are read last, once the header's own fields have read well."""
+        lines = values["lines"]
+        read_line = GLTrans.from_json
+        values["lines"] = tuple([read_line(line) for line in lines]) if lines else ()
 
 
 RECORD_TYPES: Mapping[str, type[Record]] = {

@@ -65,9 +65,30 @@ class PeriodIds:
     entry_versions: dict[uuid.UUID, int] = field(default_factory=dict)
 
 
+_UUID = uuid.UUID
+_new = object.__new__
+_set_attr = object.__setattr__
+_UNKNOWN_SAFETY = uuid.SafeUUID.unknown
+
+
 def _uuid(value: str | None) -> uuid.UUID | None:
     if not value:
         return None
+    # uuid.UUID() costs twice this, and every line has an id of its own. When int() reads the value without
+    # its dashes as 32 hex digits, there were no braces or "urn:"/"uuid:" prefix (int() refuses those
+    # characters), and UUID() would compute that very int; it is stored as UUID.__init__ stores it (as
+    # Python 3.14's UUID._from_int does). Anything else takes UUID() itself: same value, same errors.
+    digits = value.replace("-", "") if value.__class__ is str else ""
+    if len(digits) == 32:
+        try:
+            number = int(digits, 16)
+        except ValueError:
+            pass
+        else:
+            ident = _new(_UUID)
+            _set_attr(ident, "int", number)
+            _set_attr(ident, "is_safe", _UNKNOWN_SAFETY)
+            return ident
     return uuid.UUID(value.strip("{}"))
 
 
@@ -152,6 +173,8 @@ def _relation(kind: str) -> Callable[[winbooks.Customer], RelationRow]:
 
 
 def _line(r: winbooks.GLTrans, order: int) -> LineRow:
+    value_date = r.value_date
+    # Text fields of a record are str or None, so ``or ""`` is _text() without a call per field.
     return LineRow(
         wow_id=_require_id(r),
         version=r.version or 0,
@@ -160,26 +183,27 @@ def _line(r: winbooks.GLTrans, order: int) -> LineRow:
         amount=r.amount,
         line_order=r.line_order if r.line_order is not None else order,
         relation_wow_id=_ref_uuid(r.customer_id) or _ref_uuid(r.supplier_id),
-        vat_code=_text(r.vat_code),
+        vat_code=r.vat_code or "",
         vat_base=r.vat_base_amount,
         vat_amount=r.vat_tax_amount,
-        description=_text(r.comment_booking),
-        value_date=_date(r.value_date),
+        description=r.comment_booking or "",
+        value_date=value_date.date() if value_date is not None else None,
     )
 
 
 def _entry(r: winbooks.GLTransHeader) -> EntryRow:
+    doc_number = _text(r.doc_number)
     return EntryRow(
         wow_id=_require_id(r),
         version=r.version or 0,
         journal_wow_id=_ref_uuid(r.journal_id),
         period_wow_id=_ref_uuid(r.book_period_id),
-        doc_number=_text(r.doc_number),
+        doc_number=doc_number,
         book_date=_date(r.book_date),
         due_date=_date(r.due_date),
         modified=r.modified,
-        lines=tuple(_line(line, i) for i, line in enumerate(r.lines)),
-        reference=f"{_text(r.journal_code)} {_text(r.doc_number)}".strip(),
+        lines=tuple([_line(line, i) for i, line in enumerate(r.lines)]),
+        reference=f"{_text(r.journal_code)} {doc_number}".strip(),
     )
 
 
