@@ -688,6 +688,17 @@ def _upsert_entries(
     return result
 
 
+def ledger_refresh_statistics() -> None:
+    """After a bulk load (a first sync), bring PostgreSQL's planner statistics of documents and lines up to
+    date. Until autovacuum gets to the tables (a minute or more later) the planner still sees them as small
+    as before the load and picks plans made for a few rows: a sync right after a first sync spent 4 s of
+    database CPU in its gap detection (measured), against a few hundred milliseconds with statistics.
+    ANALYZE reads a fixed sample, so this costs well under a second whatever the tables' size."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {Entry._meta.db_table}, {EntryLine._meta.db_table}")
+
+
 def ledger_delete_entries(
     *, client_file_id: int, wow_ids: Iterable[uuid.UUID]
 ) -> tuple[UpsertCounts, UpsertCounts, set[tuple[int, int | None]]]:

@@ -174,6 +174,9 @@ def _check_still_wanted(link: ClientLink) -> None:
         )
 
 
+# A run that creates this many lines is a bulk load: the planner's statistics are refreshed after it.
+BULK_LOAD_LINES = 20_000
+
 # A run allocates millions of short-lived objects (WoW's JSON, ledger rows), nearly none of them in cycles:
 # refcounting frees them. The cyclic collector's default (a pass every 700 allocations) cost a fifth of
 # the CPU of reading a large company's documents (measured: 12.5 → 10.5 s per 60,000 documents).
@@ -211,6 +214,8 @@ def _sync(state: RunState) -> None:
         with _timed(state, "documents" if stream == "entries" else "master data"):
             _read_stream(state, stream, allowed_periods)
     state.progress["streams_done"] = len(STREAMS)
+    if state.count("lines").created >= BULK_LOAD_LINES:
+        ledger.ledger_refresh_statistics()  # the queries below, and the next syncs', plan on the new size
     with _timed(state, "deletes and gaps"):
         gone = _reconcile_master(state)
         # Documents before master-data deletes: an account or period deleted in WoW together with its last

@@ -139,3 +139,18 @@ def test_an_amount_the_ledger_cannot_hold_exactly_rejects_its_document(amount: s
         [] if taken else [f"Line 1 has an amount the ledger cannot hold exactly ({Decimal(amount)})."]
     )
     assert Entry.objects.filter(client_file=client_file).count() == int(taken)
+
+
+def test_planner_statistics_are_refreshed_after_a_bulk_load() -> None:
+    from clients.ledger import ledger_refresh_statistics
+
+    client_file, refs, accounts = _world()
+    ledger_upsert_entries(
+        client_file_id=client_file.pk, rows=[_document(refs, accounts, "1.00") for _ in range(50)], refs=refs
+    )
+
+    ledger_refresh_statistics()
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [EntryLine._meta.db_table])
+        assert cursor.fetchone()[0] == 100  # a small table is analysed whole: exact
