@@ -135,7 +135,7 @@ def _cpu_of(pid: int) -> float:
 
 def _postgres_cpu() -> float:
     """CPU seconds of the PostgreSQL server so far: the postmaster with its reaped children (a finished
-    backend's time lands there) plus every live postgres process of this user."""
+    backend's time lands there) plus every live postgres process (the benchmarks' own server)."""
     total = 0.0
     tick = os.sysconf("SC_CLK_TCK")
     for stat in Path("/proc").glob("[0-9]*/stat"):

@@ -207,15 +207,12 @@ def _write_rows(
         return _id_map_for(
             model, rows[0][columns.index("client_file_id")], [row[columns.index("wow_id")] for row in rows]
         )
+    if update is None and not returning:  # plain inserts: straight in
+        return _copy_new_rows(model, columns, rows, returning=False)
     table = model._meta.db_table
     stage = f"stage_{table}"
     names = ", ".join(columns)
     with transaction.atomic(), connection.cursor() as cursor:
-        if update is None and not returning:  # plain inserts: straight in
-            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            return {}
         # A temporary table lives as long as the connection; created once, emptied after each use. Table and
         # column names below come from model metadata and this module's constants, never from input.
         cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} AS SELECT * FROM {table} WITH NO DATA")  # noqa: S608

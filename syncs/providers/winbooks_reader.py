@@ -7,6 +7,7 @@ record maps to a ledger row, the aggregate queries behind fingerprints and proof
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import uuid
@@ -335,12 +336,13 @@ class WinbooksReader:
             max_level=max_level,
             conditions=conditions,
         )
-        if not read_ahead:
-            for page in self._iterate(pages):
-                yield _page(stream, page.records, page.last_key)
-            return
-        with Prefetcher(self._iterate(pages), name=f"wow-{stream}") as fetched:
-            for page in fetched:
+        fetched = self._iterate(pages)
+        with (
+            Prefetcher(fetched, name=f"wow-{stream}")
+            if read_ahead
+            else contextlib.nullcontext(fetched) as ahead
+        ):
+            for page in ahead:
                 yield _page(stream, page.records, page.last_key)
 
     def master_fingerprint(self, stream: str) -> tuple[int, int]:
