@@ -9,10 +9,11 @@ continuations, is counted in ``api_calls`` and ``api_calls_by_kind``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random as _random
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Final, TypeVar
@@ -44,7 +45,7 @@ from .exceptions import (
     WinbooksTransientError,
     WinbooksUnreachable,
 )
-from .pagination import Key, Page, deep_merge, keyset_query, merge_chunks, record_key
+from .pagination import Key, Page, decoded_key, deep_merge, keyset_query, merge_chunks, record_key
 from .query import Condition, Query
 from .records import Record
 
@@ -333,6 +334,7 @@ class WinbooksClient:
         page_size: int = 500,
         max_level: int = 1,
         conditions: Sequence[Condition] = (),
+        decode: Callable[[Sequence[bytes]], list[Any] | None] | None = None,
     ) -> Iterator[Page]:
         """Reference: docs/winbooks-api.md, "How the engine reads" (Changed since a cursor, keyset-paged).
 
@@ -342,6 +344,11 @@ class WinbooksClient:
         Ends after a page with fewer than ``page_size`` rows; empty pages are not yielded. A record that the
         previous page already returned is dropped, and a page that does not move the key forward raises
         ``WinbooksBadPayload`` rather than looping.
+
+        With ``decode`` (e.g. ``documents.decode_documents``), each answer's chunk bodies are first given to
+        it: when it answers objects (with ``id`` and ``modified`` attributes), the page holds those, and its
+        ``as_dicts()`` parses the same records the usual way; when it answers ``None``, the page holds the
+        usual parsed dicts.
         """
         key = after
         previous_ids: set[str] = set()
@@ -349,22 +356,51 @@ class WinbooksClient:
             query = keyset_query(
                 om, since=since, after=key, page_size=page_size, max_level=max_level, conditions=conditions
             )
-            rows = self.execute_criteria(folder, query)
+            decoded: list[Any] | None = None
+            if decode is None:
+                rows = self.execute_criteria(folder, query)
+            else:
+                url, answers = self._criteria_answers(folder, query)
+                decoded = decode([answer.content for answer in answers])
+                rows = decoded if decoded is not None else list(self._parsed_items(url, answers))
             if rows:
-                new_key = record_key(rows[-1])
+                keyed = record_key if decoded is None else decoded_key
+                new_key = keyed(rows[-1])
                 if key is not None and new_key == key:
                     raise WinbooksBadPayload("keyset paging did not advance (the server ignored the cursor)")
-                records: list[dict[str, Any]] = []
+                records: list[Any] = []
+                ids = []
                 for row in rows:
-                    record_key(row)  # every row must be a keyed object
-                    if row["Id"] not in previous_ids:
+                    ident = keyed(row)[1]  # every row must be a keyed object
+                    ids.append(ident)
+                    if ident not in previous_ids:
                         records.append(row)
-                previous_ids = {row["Id"] for row in rows}
+                previous_ids = set(ids)
                 key = new_key
                 if records:
-                    yield Page(records=records, last_key=new_key)
+                    as_dicts = None
+                    if decoded is not None:
+                        kept = {keyed(row)[1] for row in records}
+                        as_dicts = functools.partial(self._kept_items, url, answers, kept)
+                    yield Page(records=records, last_key=new_key, as_dicts=as_dicts)
             if len(rows) < page_size:
                 return
+
+    def _criteria_answers(self, folder: str, query: Query) -> tuple[str, list[requests.Response]]:
+        """The answers to one ExecuteCriteria request and its ContinuePath continuations, unparsed."""
+        url = self._route(query.plural, None, folder, max_level=query.max_level, action="ExecuteCriteria")
+        body = dumps(query.to_json()).encode("utf-8")
+        return url, list(self._responses("criteria", "POST", url, body))
+
+    def _parsed_items(self, url: str, answers: Sequence[requests.Response]) -> Iterator[Any]:
+        """``answers`` parsed and merged as ``iter_criteria`` does."""
+        secrets = self._secrets()
+        return merge_chunks(self._lists((self._json(a, "POST", url, secrets) for a in answers), "POST", url))
+
+    def _kept_items(
+        self, url: str, answers: Sequence[requests.Response], kept: set[str]
+    ) -> list[dict[str, Any]]:
+        return [row for row in self._parsed_items(url, answers) if row.get("Id") in kept]
 
     # --- plumbing -----------------------------------------------------------------------------------
 
@@ -385,7 +421,11 @@ class WinbooksClient:
         return merge_chunks(self._list_chunks(kind, method, url, body))
 
     def _list_chunks(self, kind: str, method: str, url: str, body: bytes | None) -> Iterator[list[Any]]:
-        for payload in self._chunks(kind, method, url, body):
+        return self._lists(self._chunks(kind, method, url, body), method, url)
+
+    @staticmethod
+    def _lists(payloads: Iterable[Any], method: str, url: str) -> Iterator[list[Any]]:
+        for payload in payloads:
             if payload is None:
                 continue
             if not isinstance(payload, list):
@@ -394,10 +434,15 @@ class WinbooksClient:
 
     def _chunks(self, kind: str, method: str, url: str, body: bytes | None) -> Iterator[Any]:
         """The parsed answers to one request and its ContinuePath continuations (``None`` for no body)."""
+        for response in self._responses(kind, method, url, body):
+            yield self._json(response, method, url, self._secrets())
+
+    def _responses(self, kind: str, method: str, url: str, body: bytes | None) -> Iterator[requests.Response]:
+        """The answers to one request and its ContinuePath continuations."""
         continue_path: str | None = None
         for _ in range(self._max_chunks):
             response = self._data_request(kind, method, url, body, continue_path)
-            yield self._json(response, method, url, self._secrets())
+            yield response
             continue_path = response.headers.get("ContinuePath") or None
             if continue_path is None:
                 return

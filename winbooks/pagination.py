@@ -7,7 +7,7 @@ Pure functions: the HTTP side is in ``winbooks.client``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,7 +17,7 @@ from .exceptions import WinbooksBadPayload
 from .query import Condition, Query, and_, eq, ge, gt, or_
 from .records import ZERO_GUID
 
-__all__ = ["Page", "deep_merge", "keyset_query", "merge_chunks", "record_key", "same_object"]
+__all__ = ["Page", "decoded_key", "deep_merge", "keyset_query", "merge_chunks", "record_key", "same_object"]
 
 Key = tuple[datetime, str]
 
@@ -27,8 +27,10 @@ class Page:
     """One keyset page: its records (in server order) and the key ``(Modified, Id)`` of its last record,
     to pass as ``after`` to resume after this page."""
 
-    records: list[dict[str, Any]]
+    records: list[Any]  # parsed dicts; objects when the client was given a ``decode`` (iter_changed)
     last_key: Key
+    # With decoded objects: the same records as parsed dicts, for a reader that cannot use an object.
+    as_dicts: Callable[[], list[dict[str, Any]]] | None = None
 
 
 def _identity(item: Mapping[str, Any]) -> tuple[str, Any] | None:
@@ -110,6 +112,18 @@ def record_key(record: Any) -> Key:
     except ValueError:
         modified = None
     ident = record.get("Id")
+    if modified is None or not isinstance(ident, str) or not ident:
+        raise WinbooksBadPayload("keyset page: a row has no Modified or no Id")
+    return (modified, ident)
+
+
+def decoded_key(record: Any) -> Key:
+    """``record_key`` of an object decoded typed (``id`` and ``modified`` as sent)."""
+    try:
+        modified = parse_date(record.modified)
+    except ValueError:
+        modified = None
+    ident = record.id
     if modified is None or not isinstance(ident, str) or not ident:
         raise WinbooksBadPayload("keyset page: a row has no Modified or no Id")
     return (modified, ident)

@@ -28,6 +28,8 @@ from clients.ledger import (
     RelationRow,
 )
 from winbooks import query as q
+from winbooks.documents import decode_documents
+from winbooks.records import ZERO_GUID
 
 from ..prefetch import Prefetcher
 from .base import ProviderError
@@ -208,6 +210,70 @@ def _entry(r: winbooks.GLTransHeader) -> EntryRow:
     )
 
 
+# A document decoded typed (winbooks.documents) carries its values as sent. Its rows must be exactly those
+# of _entry(GLTransHeader.from_json(...)) for the same JSON: the zero GUID is no reference, dates are read
+# as the record reads them (already known to parse), and a line's own id must read as a GUID.
+_wire_ref = functools.lru_cache(maxsize=1 << 16)(lambda value: None if value == ZERO_GUID else _uuid(value))
+_parse_moment = winbooks.dates._parse_text
+
+
+def _wire_moment(text: str | None) -> dt.datetime | None:
+    return _parse_moment(text) if text is not None else None  # "" reads as None, as in a record
+
+
+def _wire_date(text: str | None) -> dt.date | None:
+    moment = _parse_moment(text) if text is not None else None
+    return moment.date() if moment is not None else None
+
+
+def _wire_id(value: str | None) -> uuid.UUID:
+    ident = _uuid(value) if value != ZERO_GUID else None
+    if ident is None:
+        raise ValueError("the record has no Id")
+    return ident
+
+
+def _line_from_wire(r: Any, order: int) -> LineRow:
+    line = _new(LineRow)
+    # Every field set at once: the frozen dataclass __init__ pays an object.__setattr__ per field.
+    _set_attr(
+        line,
+        "__dict__",
+        {
+            "wow_id": _wire_id(r.id),
+            "version": r.version or 0,
+            "period_wow_id": _wire_ref(r.book_period_id),
+            "account_wow_id": _wire_ref(r.gl_account_id),
+            "amount": r.amount,
+            "line_order": r.line_order if r.line_order is not None else order,
+            "relation_wow_id": _wire_ref(r.customer_id) or _wire_ref(r.supplier_id),
+            "vat_code": r.vat_code or "",
+            "vat_base": r.vat_base_amount,
+            "vat_amount": r.vat_tax_amount,
+            "description": r.comment_booking or "",
+            "value_date": _wire_date(r.value_date),
+        },
+    )
+    return line
+
+
+def _entry_from_wire(r: Any) -> EntryRow:
+    doc_number = _text(r.doc_number)
+    lines = r.lines
+    return EntryRow(
+        wow_id=_wire_id(r.id),
+        version=r.version or 0,
+        journal_wow_id=_wire_ref(r.journal_id),
+        period_wow_id=_wire_ref(r.book_period_id),
+        doc_number=doc_number,
+        book_date=_wire_date(r.book_date),
+        due_date=_wire_date(r.due_date),
+        modified=_wire_moment(r.modified),
+        lines=tuple([_line_from_wire(line, i) for i, line in enumerate(lines)]) if lines else (),
+        reference=f"{_text(r.journal_code)} {doc_number}".strip(),
+    )
+
+
 def _require_id(r: winbooks.Record) -> uuid.UUID:
     ident = _uuid(r.id)
     if ident is None:
@@ -260,6 +326,17 @@ def convert(stream: str, raw: dict[str, Any]) -> tuple[Any | None, Rejected | No
 
 
 NO_KEY: Key = (dt.datetime.min.replace(tzinfo=dt.UTC), "")  # pages read by id move no cursor
+
+
+def _decoded_page(page: winbooks.Page) -> StreamPage:
+    """A page of documents decoded typed as ledger rows; should one not convert plainly (an id that is
+    not a GUID...), the page is parsed again the usual way, where the record is rejected as it always is."""
+    try:
+        rows = [_entry_from_wire(document) for document in page.records]
+    except (ValueError, TypeError, ArithmeticError):
+        assert page.as_dicts is not None
+        return _page("entries", page.as_dicts(), page.last_key)
+    return StreamPage(rows=rows, rejected=[], last_key=page.last_key)
 
 
 def _page(stream: str, raws: Iterable[dict[str, Any]], last_key: Key = NO_KEY) -> StreamPage:
@@ -335,6 +412,8 @@ class WinbooksReader:
             page_size=PAGE_SIZE.get(stream, DEFAULT_PAGE_SIZE),
             max_level=max_level,
             conditions=conditions,
+            # Documents, nearly all of what a sync reads, are decoded typed (winbooks.documents).
+            decode=decode_documents if stream == "entries" else None,
         )
         fetched = self._iterate(pages)
         with (
@@ -343,7 +422,10 @@ class WinbooksReader:
             else contextlib.nullcontext(fetched) as ahead
         ):
             for page in ahead:
-                yield _page(stream, page.records, page.last_key)
+                if page.as_dicts is not None:
+                    yield _decoded_page(page)
+                else:
+                    yield _page(stream, page.records, page.last_key)
 
     def master_fingerprint(self, stream: str) -> tuple[int, int]:
         """(number of objects, sum of their versions). Every edit raises a version, so any add, edit or delete

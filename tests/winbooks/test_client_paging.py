@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -222,6 +223,36 @@ def test_keyset_loses_nothing_when_a_record_moves_during_the_sync(rsps: response
     assert set(seen) == {f"id-{n:02d}" for n in range(10)}
     assert seen[-1] == "id-00"  # seen again, with its new Modified
     assert all(isinstance(page, Page) for page in pages)
+
+
+def test_keyset_with_a_decoder_pages_its_objects_and_keeps_the_dicts_at_hand(
+    rsps: responses.RequestsMock,
+) -> None:
+    """``decode`` gets each answer's chunk bodies: its objects make the page (a record the previous page
+    already returned dropped, as with dicts), and ``as_dicts`` parses the same records; where it declines
+    (None), the page holds the parsed dicts."""
+
+    @dataclass
+    class Decoded:
+        id: str
+        modified: str
+
+    def decode(contents: Sequence[bytes]) -> list[Any] | None:
+        rows = [item for content in contents for item in json.loads(content)]
+        if any(r["Id"] == "x" for r in rows):
+            return None
+        return [Decoded(r["Id"], r["Modified"]) for r in rows]
+
+    rsps.post(URL, json=[row("a", 1), row("b", 2)])
+    rsps.post(URL, json=[row("b", 2), row("c", 3)])
+    rsps.post(URL, json=[row("x", 4)])
+    client = make_client()
+    pages = list(client.iter_changed("DEMO", "GLTrans", since=None, page_size=2, decode=decode))
+    assert [[r.id for r in page.records] for page in pages[:2]] == [["a", "b"], ["c"]]
+    assert pages[1].last_key == (T0 + timedelta(minutes=3), "c")
+    assert pages[1].as_dicts is not None and pages[1].as_dicts() == [row("c", 3)]
+    assert pages[2].records == [row("x", 4)] and pages[2].as_dicts is None
+    assert client.api_calls == 3
 
 
 # --- offset -----------------------------------------------------------------------------------------
