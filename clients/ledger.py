@@ -708,7 +708,10 @@ def ledger_delete_entries(
     with transaction.atomic():
         doomed = EntryLine.objects.filter(client_file_id=client_file_id, entry__wow_id__in=ids)
         pairs: set[tuple[int, int | None]] = set(
-            doomed.filter(period_id__isnull=False).values_list("period_id", "account_id").distinct()
+            doomed.filter(period_id__isnull=False)
+            .values_list("period_id", "account_id")
+            .order_by()
+            .distinct()
         )
         lines.deleted = doomed.delete()[0]
         entries.deleted = Entry.objects.filter(client_file_id=client_file_id, wow_id__in=ids).delete()[0]
@@ -724,7 +727,7 @@ def ledger_delete_lines(
         return 0, set()
     doomed = EntryLine.objects.filter(client_file_id=client_file_id, wow_id__in=ids)
     pairs: set[tuple[int, int | None]] = set(
-        doomed.filter(period_id__isnull=False).values_list("period_id", "account_id").distinct()
+        doomed.filter(period_id__isnull=False).values_list("period_id", "account_id").order_by().distinct()
     )
     return doomed.delete()[0], pairs
 

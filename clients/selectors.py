@@ -112,10 +112,15 @@ def ledger_period_days(*, client_file_id: int, period_id: int) -> dict[dt.date |
 
 
 def ledger_ids_in_period(
-    *, client_file_id: int, period_id: int, book_dates: Iterable[dt.date | None] | None = None
+    *,
+    client_file_id: int,
+    period_id: int,
+    book_dates: Iterable[dt.date | None] | None = None,
+    with_lines: bool = True,
 ) -> tuple[dict[uuid.UUID, int], set[uuid.UUID]]:
     """The documents (``wow_id → version``) and the line ids the ledger holds in one period (only the
-    documents booked on ``book_dates`` when given)."""
+    documents booked on ``book_dates`` when given; no line ids unless ``with_lines``: a large period has
+    tens of thousands)."""
     documents = Entry.objects.filter(client_file_id=client_file_id, period_id=period_id)
     if book_dates is not None:
         days = list(book_dates)
@@ -124,6 +129,8 @@ def ledger_ids_in_period(
             on_days |= Q(book_date__isnull=True)
         documents = documents.filter(on_days)
     entries = dict(documents.values_list("wow_id", "wow_version"))
+    if not with_lines:
+        return entries, set()
     lines = set(
         EntryLine.objects.filter(client_file_id=client_file_id, period_id=period_id).values_list(
             "wow_id", flat=True

@@ -419,8 +419,13 @@ def _delete_master(state: RunState, gone: dict[str, set[uuid.UUID]]) -> None:
 
 def _detect_entry_gaps(state: RunState, allowed_periods: list[uuid.UUID] | None) -> None:
     """Per period, compare WoW's fingerprint with the ledger's; diff the id lists of periods that differ."""
-    wow = state.reader.period_fingerprints()
-    ours_by_pk = ledger_period_fingerprints(client_file_id=state.client_file_id)
+    # WoW aggregates its fingerprints while the ledger aggregates its own: each is a good part of a small
+    # sync's time (measured: 0.17 and 0.22 s of a 1.6 s incremental sync at 480,000 lines).
+    with Prefetcher(
+        (state.reader.period_fingerprints() for _ in range(1)), name=f"sync-run-{state.run.pk}-fingerprints"
+    ) as asked:
+        ours_by_pk = ledger_period_fingerprints(client_file_id=state.client_file_id)
+        [wow] = asked
     period_pk = state.refs.periods
     pk_to_wow = {pk: wow_id for wow_id, pk in period_pk.items()}
     ours = {pk_to_wow[pk]: value for pk, value in ours_by_pk.items() if pk in pk_to_wow}
@@ -497,11 +502,13 @@ def _diff_period_ids(
         wow = PeriodIds()  # WoW has no document on any of these days
     else:
         wow = state.reader.period_ids(period_wow_id, lines=lines, book_dates=days[1] if days else None)
+    # Without ``lines``, WoW's line ids are not fetched either: nothing to diff them with.
     our_entries, our_lines = ledger_ids_in_period(
-        client_file_id=state.client_file_id, period_id=period_pk, book_dates=days[0] if days else None
+        client_file_id=state.client_file_id,
+        period_id=period_pk,
+        book_dates=days[0] if days else None,
+        with_lines=lines,
     )
-    if not lines:
-        our_lines = set()  # not fetched from WoW either: nothing to diff
     with transaction.atomic():
         entries, deleted_entry_lines, entry_pairs = ledger.ledger_delete_entries(
             client_file_id=state.client_file_id, wow_ids=set(our_entries) - wow.entry_ids

@@ -155,7 +155,10 @@ class Entry(SyncedRow):
     wow_modified = models.DateTimeField(null=True)
 
     class Meta:
-        ordering = ["client_file", "book_date", "pk"]
+        # Columns, not relations: ordering by "client_file" would join every query on documents to the client
+        # file (for its name), the sync's aggregates included (measured at 480,000 lines: a period's
+        # fingerprint 21 → 3 ms, the whole ledger's 131 → 87 ms).
+        ordering = ["client_file_id", "book_date", "pk"]
         constraints = [_unique_wow_id("entry")]
         indexes = [models.Index(fields=["client_file", "period"])]
 
@@ -180,7 +183,11 @@ class EntryLine(SyncedRow):
     value_date = models.DateField(null=True)
 
     class Meta:
-        ordering = ["entry", "line_order", "pk"]
+        ordering = [
+            "entry_id",
+            "line_order",
+            "pk",
+        ]  # the column: "entry" would join documents and client files
         constraints = [_unique_wow_id("entry_line")]
         indexes = [models.Index(fields=["client_file", "period", "account"])]
 
