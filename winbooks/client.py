@@ -9,7 +9,6 @@ continuations, is counted in ``api_calls`` and ``api_calls_by_kind``.
 
 from __future__ import annotations
 
-import functools
 import logging
 import random as _random
 import time
@@ -346,9 +345,8 @@ class WinbooksClient:
         ``WinbooksBadPayload`` rather than looping.
 
         With ``decode`` (e.g. ``documents.decode_documents``), each answer's chunk bodies are first given to
-        it: when it answers objects (with ``id`` and ``modified`` attributes), the page holds those, and its
-        ``as_dicts()`` parses the same records the usual way; when it answers ``None``, the page holds the
-        usual parsed dicts.
+        it: when it answers objects (with ``id`` and ``modified`` attributes), the page holds those
+        (``decoded``); when it answers ``None``, the page holds the usual parsed dicts.
         """
         key = after
         previous_ids: set[str] = set()
@@ -362,7 +360,13 @@ class WinbooksClient:
             else:
                 url, answers = self._criteria_answers(folder, query)
                 decoded = decode([answer.content for answer in answers])
-                rows = decoded if decoded is not None else list(self._parsed_items(url, answers))
+                if decoded is not None:
+                    rows = decoded
+                else:
+                    secrets = self._secrets()
+                    parsed = (self._json(answer, "POST", url, secrets) for answer in answers)
+                    rows = list(merge_chunks(self._lists(parsed, "POST", url)))
+                del answers  # the bodies are not kept while the page waits to be read
             if rows:
                 keyed = record_key if decoded is None else decoded_key
                 new_key = keyed(rows[-1])
@@ -378,11 +382,7 @@ class WinbooksClient:
                 previous_ids = set(ids)
                 key = new_key
                 if records:
-                    as_dicts = None
-                    if decoded is not None:
-                        kept = {keyed(row)[1] for row in records}
-                        as_dicts = functools.partial(self._kept_items, url, answers, kept)
-                    yield Page(records=records, last_key=new_key, as_dicts=as_dicts)
+                    yield Page(records=records, last_key=new_key, decoded=decoded is not None)
             if len(rows) < page_size:
                 return
 
@@ -391,18 +391,6 @@ class WinbooksClient:
         url = self._route(query.plural, None, folder, max_level=query.max_level, action="ExecuteCriteria")
         body = dumps(query.to_json()).encode("utf-8")
         return url, list(self._responses("criteria", "POST", url, body))
-
-    def _parsed_items(self, url: str, answers: Sequence[requests.Response]) -> Iterator[Any]:
-        """``answers`` parsed and merged as ``iter_criteria`` does."""
-        secrets = self._secrets()
-        return merge_chunks(self._lists((self._json(a, "POST", url, secrets) for a in answers), "POST", url))
-
-    def _kept_items(
-        self, url: str, answers: Sequence[requests.Response], kept: set[str]
-    ) -> list[dict[str, Any]]:
-        return [row for row in self._parsed_items(url, answers) if row.get("Id") in kept]
-
-    # --- plumbing -----------------------------------------------------------------------------------
 
     def _route(
         self, om: str, code: str | None, folder: str, *, max_level: int, action: str | None = None

@@ -7,7 +7,7 @@ Pure functions: the HTTP side is in ``winbooks.client``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,10 +27,9 @@ class Page:
     """One keyset page: its records (in server order) and the key ``(Modified, Id)`` of its last record,
     to pass as ``after`` to resume after this page."""
 
-    records: list[Any]  # parsed dicts; objects when the client was given a ``decode`` (iter_changed)
+    records: list[Any]  # parsed dicts, or the objects a ``decode`` made of the answer (iter_changed)
     last_key: Key
-    # With decoded objects: the same records as parsed dicts, for a reader that cannot use an object.
-    as_dicts: Callable[[], list[dict[str, Any]]] | None = None
+    decoded: bool = False  # whether ``records`` are a decoder's objects
 
 
 def _identity(item: Mapping[str, Any]) -> tuple[str, Any] | None:

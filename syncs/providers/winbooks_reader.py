@@ -29,7 +29,6 @@ from clients.ledger import (
 )
 from winbooks import query as q
 from winbooks.documents import decode_documents
-from winbooks.records import ZERO_GUID
 
 from ..prefetch import Prefetcher
 from .base import ProviderError
@@ -210,10 +209,9 @@ def _entry(r: winbooks.GLTransHeader) -> EntryRow:
     )
 
 
-# A document decoded typed (winbooks.documents) carries its values as sent. Its rows must be exactly those
-# of _entry(GLTransHeader.from_json(...)) for the same JSON: the zero GUID is no reference, dates are read
-# as the record reads them (already known to parse), and a line's own id must read as a GUID.
-_wire_ref = functools.lru_cache(maxsize=1 << 16)(lambda value: None if value == ZERO_GUID else _uuid(value))
+# A document decoded typed (winbooks.documents) becomes exactly the rows _entry(GLTransHeader.from_json(...))
+# makes of the same JSON: its references and line ids are UUIDs already (None for the zero GUID), its own id
+# is known to read, and its dates to parse (the same cached parse as a record's).
 _parse_moment = winbooks.dates._parse_text
 
 
@@ -226,13 +224,6 @@ def _wire_date(text: str | None) -> dt.date | None:
     return moment.date() if moment is not None else None
 
 
-def _wire_id(value: str | None) -> uuid.UUID:
-    ident = _uuid(value) if value != ZERO_GUID else None
-    if ident is None:
-        raise ValueError("the record has no Id")
-    return ident
-
-
 def _line_from_wire(r: Any, order: int) -> LineRow:
     line = _new(LineRow)
     # Every field set at once: the frozen dataclass __init__ pays an object.__setattr__ per field.
@@ -240,13 +231,13 @@ def _line_from_wire(r: Any, order: int) -> LineRow:
         line,
         "__dict__",
         {
-            "wow_id": _wire_id(r.id),
+            "wow_id": r.id,
             "version": r.version or 0,
-            "period_wow_id": _wire_ref(r.book_period_id),
-            "account_wow_id": _wire_ref(r.gl_account_id),
+            "period_wow_id": r.book_period_id,
+            "account_wow_id": r.gl_account_id,
             "amount": r.amount,
             "line_order": r.line_order if r.line_order is not None else order,
-            "relation_wow_id": _wire_ref(r.customer_id) or _wire_ref(r.supplier_id),
+            "relation_wow_id": r.customer_id or r.supplier_id,
             "vat_code": r.vat_code or "",
             "vat_base": r.vat_base_amount,
             "vat_amount": r.vat_tax_amount,
@@ -261,10 +252,10 @@ def _entry_from_wire(r: Any) -> EntryRow:
     doc_number = _text(r.doc_number)
     lines = r.lines
     return EntryRow(
-        wow_id=_wire_id(r.id),
+        wow_id=_uuid(r.id),  # type: ignore[arg-type]  # a canonical GUID (decode_documents)
         version=r.version or 0,
-        journal_wow_id=_wire_ref(r.journal_id),
-        period_wow_id=_wire_ref(r.book_period_id),
+        journal_wow_id=r.journal_id,
+        period_wow_id=r.book_period_id,
         doc_number=doc_number,
         book_date=_wire_date(r.book_date),
         due_date=_wire_date(r.due_date),
@@ -329,14 +320,11 @@ NO_KEY: Key = (dt.datetime.min.replace(tzinfo=dt.UTC), "")  # pages read by id m
 
 
 def _decoded_page(page: winbooks.Page) -> StreamPage:
-    """A page of documents decoded typed as ledger rows; should one not convert plainly (an id that is
-    not a GUID...), the page is parsed again the usual way, where the record is rejected as it always is."""
-    try:
-        rows = [_entry_from_wire(document) for document in page.records]
-    except (ValueError, TypeError, ArithmeticError):
-        assert page.as_dicts is not None
-        return _page("entries", page.as_dicts(), page.last_key)
-    return StreamPage(rows=rows, rejected=[], last_key=page.last_key)
+    """A page of documents decoded typed, as ledger rows (none is rejected: a document that would be
+    declined the answer, and the client parsed it the usual way)."""
+    return StreamPage(
+        rows=[_entry_from_wire(document) for document in page.records], rejected=[], last_key=page.last_key
+    )
 
 
 def _page(stream: str, raws: Iterable[dict[str, Any]], last_key: Key = NO_KEY) -> StreamPage:
@@ -422,10 +410,11 @@ class WinbooksReader:
             else contextlib.nullcontext(fetched) as ahead
         ):
             for page in ahead:
-                if page.as_dicts is not None:
-                    yield _decoded_page(page)
-                else:
-                    yield _page(stream, page.records, page.last_key)
+                converted = (
+                    _decoded_page(page) if page.decoded else _page(stream, page.records, page.last_key)
+                )
+                del page  # not kept alive while the converted page waits for the writer
+                yield converted
 
     def master_fingerprint(self, stream: str) -> tuple[int, int]:
         """(number of objects, sum of their versions). Every edit raises a version, so any add, edit or delete

@@ -4,6 +4,7 @@ database-level foreign keys on the two fact tables."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import uuid
 from decimal import Decimal
 
@@ -13,7 +14,7 @@ from django.db import connection, models, transaction
 from clients.ledger import EntryRow, LineRow, RefMaps, ledger_upsert_entries
 from clients.models import Account, ClientFile, Entry, EntryLine
 from tests.factories import ClientFileFactory
-from tests.ledger.factories import AccountFactory, JournalFactory, PeriodFactory
+from tests.ledger.factories import AccountFactory, JournalFactory, PeriodFactory, RelationFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -154,3 +155,73 @@ def test_planner_statistics_are_refreshed_after_a_bulk_load() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [EntryLine._meta.db_table])
         assert cursor.fetchone()[0] == 100  # a small table is analysed whole: exact
+
+
+def test_the_copy_text_of_documents_and_lines_reads_back_exactly() -> None:
+    """The COPY text written by hand (not psycopg's dumpers) for a first sync's documents and lines: every
+    column, nulls, characters COPY must escape, and amounts in exponent form read back as they were."""
+    client_file, refs, accounts = _world()
+    odd_text = "tab\there\nnew line\\back slash\rreturn\x0bvertical\x08back\x0cfeed ünïcode"
+    relation = RelationFactory.create(client_file=client_file)
+    refs = RefMaps(client_file.pk)
+    base = _document(refs, accounts, "12.5")
+    lines = (
+        dataclasses.replace(
+            base.lines[0],
+            amount=Decimal("1.25E+3"),
+            relation_wow_id=relation.wow_id,
+            vat_code="21\t%",
+            vat_base=Decimal("1000.00"),
+            vat_amount=Decimal("0E-4"),
+            description=odd_text,
+            value_date=dt.date(2024, 2, 29),
+        ),
+        dataclasses.replace(base.lines[1], amount=Decimal("-1250")),
+    )
+    modified = dt.datetime(2024, 3, 1, 8, 30, 15, 123000, tzinfo=dt.UTC)
+    document = dataclasses.replace(
+        base,
+        doc_number="A\\1\t2",
+        book_date=dt.date(2024, 2, 28),
+        due_date=None,
+        modified=modified,
+        journal_wow_id=None,
+        lines=lines,
+    )
+
+    with transaction.atomic():
+        result = ledger_upsert_entries(
+            client_file_id=client_file.pk, rows=[document], refs=refs, assume_new=True
+        )
+
+    assert (result.entries.created, result.lines.created) == (1, 2)
+    entry = Entry.objects.get(client_file=client_file, wow_id=document.wow_id)
+    assert (entry.doc_number, entry.book_date, entry.due_date, entry.wow_modified, entry.journal_id) == (
+        "A\\1\t2",
+        dt.date(2024, 2, 28),
+        None,
+        modified,
+        None,
+    )
+    first, second = entry.lines.order_by("line_order")
+    assert (first.wow_id, first.amount, first.relation_id, first.vat_code) == (
+        lines[0].wow_id,
+        Decimal("1250"),
+        relation.pk,
+        "21\t%",
+    )
+    assert (first.vat_base, first.vat_amount, first.description, first.value_date) == (
+        Decimal("1000"),
+        Decimal("0"),
+        odd_text,
+        dt.date(2024, 2, 29),
+    )
+    assert (first.account_id, first.period_id, first.entry_id) == (accounts[0].pk, entry.period_id, entry.pk)
+    assert entry.period_id is not None
+    assert (second.amount, second.relation_id, second.vat_base, second.value_date, second.description) == (
+        Decimal("-1250"),
+        None,
+        None,
+        None,
+        "",
+    )

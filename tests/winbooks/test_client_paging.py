@@ -225,12 +225,11 @@ def test_keyset_loses_nothing_when_a_record_moves_during_the_sync(rsps: response
     assert all(isinstance(page, Page) for page in pages)
 
 
-def test_keyset_with_a_decoder_pages_its_objects_and_keeps_the_dicts_at_hand(
+def test_keyset_with_a_decoder_pages_its_objects(
     rsps: responses.RequestsMock,
 ) -> None:
     """``decode`` gets each answer's chunk bodies: its objects make the page (a record the previous page
-    already returned dropped, as with dicts), and ``as_dicts`` parses the same records; where it declines
-    (None), the page holds the parsed dicts."""
+    already returned dropped, as with dicts); where it declines (None), the page holds the parsed dicts."""
 
     @dataclass
     class Decoded:
@@ -250,8 +249,8 @@ def test_keyset_with_a_decoder_pages_its_objects_and_keeps_the_dicts_at_hand(
     pages = list(client.iter_changed("DEMO", "GLTrans", since=None, page_size=2, decode=decode))
     assert [[r.id for r in page.records] for page in pages[:2]] == [["a", "b"], ["c"]]
     assert pages[1].last_key == (T0 + timedelta(minutes=3), "c")
-    assert pages[1].as_dicts is not None and pages[1].as_dicts() == [row("c", 3)]
-    assert pages[2].records == [row("x", 4)] and pages[2].as_dicts is None
+    assert pages[0].decoded and pages[1].decoded
+    assert pages[2].records == [row("x", 4)] and not pages[2].decoded
     assert client.api_calls == 3
 
 
