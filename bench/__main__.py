@@ -327,7 +327,7 @@ def first_sync_and_memory(
     w1 = "1 first sync"
     report.add(Figure(w1, "wall time", big["seconds"], "s", target="≤ 1.3 × floors", limit=1.3 * floor))
     report.add(
-        Figure(w1, "fetch floor (requests + json)", fetch.seconds, "s", note=f"{fetch.requests} requests")
+        Figure(w1, "fetch floor (requests + msgspec)", fetch.seconds, "s", note=f"{fetch.requests} requests")
     )
     report.add(Figure(w1, "write floor (COPY)", write.seconds, "s", note=f"{write.rows:,} rows"))
     report.add(Figure(w1, "lines written", lines, "lines"))

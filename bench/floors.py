@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import time
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 import requests
 
 from syncs.providers.winbooks_reader import DEFAULT_PAGE_SIZE, PAGE_SIZE, STREAM_OMS
 from winbooks.dates import dumps
 from winbooks.pagination import Key, keyset_query, record_key
+
+_DECODE = msgspec.json.Decoder(float_hook=Decimal).decode
 
 
 @dataclass
@@ -47,8 +49,9 @@ def sandbox_access_token(base_url: str, email: str) -> str:
 
 def fetch_floor(base_url: str, email: str, folder: str) -> FetchFloor:
     """Every stream's keyset pages, exactly as the reader asks for them (same queries, page sizes and
-    levels), following ContinuePath, parsed with ``json`` (amounts as Decimal, as the product must):
-    nothing converted, nothing written."""
+    levels), following ContinuePath, parsed with msgspec's generic decoder (amounts as Decimal, as the
+    product must): nothing converted, nothing written. msgspec, not the standard library's ``json``, because
+    the sync itself decodes with it: a floor must not be slower than the product (json would add about 3 s)."""
     token = sandbox_access_token(base_url, email)
     session = requests.Session()
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
@@ -75,7 +78,7 @@ def fetch_floor(base_url: str, email: str, folder: str) -> FetchFloor:
                 calls += 1
                 response.raise_for_status()
                 size += len(response.content)
-                rows.extend(json.loads(response.content, parse_float=Decimal))
+                rows.extend(_DECODE(response.content))
                 continue_path = response.headers.get("ContinuePath")
                 if not continue_path:
                     break

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import pickle
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -30,7 +31,7 @@ from winbooks import (
     WinbooksBadPayload,
     parse_date,
 )
-from winbooks.dates import _MS_DATE, EPOCH, _parse_str, loads
+from winbooks.dates import _MS_DATE, EPOCH, _parse_str, _reject_constant, loads
 
 PAYLOADS = Path(__file__).parent / "payloads"
 GUID = "6f1c2a4e-0d5b-4c1e-9a43-1b2c3d4e5f60"
@@ -237,3 +238,32 @@ def test_repeated_dates_are_parsed_once() -> None:
     first = parse_date("/Date(1704832128967)/")
     assert parse_date("/Date(1704832128967)/") is first
     assert first == datetime(2024, 1, 9, 20, 28, 48, 967000, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b'[99999999999999999999999, -18446744073709551616, 1.0, 1e5, -0.0, 1E400, 0.10, "x"]',
+        b'{"a": 1, "a": {"b": [null, true, false]}}',
+        b"  [1]  ",
+        b'["\\ud800", "\\u00e9"]',  # a lone surrogate: msgspec refuses it, json reads it
+        b"\xef\xbb\xbf[1]",  # a byte order mark: the same
+        '["a str", 2.50]',
+        b"[1] x",
+        b"[NaN]",
+        b"[Infinity]",
+        b'["\xff"]',
+        b"",
+        b"{",
+    ],
+)
+def test_loads_gives_what_json_gives(text: bytes | str) -> None:
+    """``loads`` parses with msgspec where it can and with json where it cannot: either way the value, or
+    the kind of error, json alone would give."""
+    try:
+        expected: Any = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+    except ValueError as error:
+        with pytest.raises(type(error)):
+            loads(text)
+        return
+    assert pickle.dumps(loads(text)) == pickle.dumps(expected)  # exact types and values, Decimal's digits too
