@@ -259,12 +259,17 @@ def _copy_new_rows(
             columns = ("id", *columns)
         with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             if as_text is not None:
-                copy.write("".join([as_text(row) for row in rows]))
+                # In slices: PostgreSQL takes in one slice while the next is formatted, instead of all of it
+                # after the last row (the run's thread waits for the COPY to finish).
+                for start in range(0, len(rows), COPY_SLICE_ROWS):
+                    copy.write("".join([as_text(row) for row in rows[start : start + COPY_SLICE_ROWS]]))
             else:
                 for row in rows:
                     copy.write_row(row)
     return written if returning else {}
 
+
+COPY_SLICE_ROWS = 250
 
 # COPY's text format, written for the two tables a first sync fills: psycopg adapts every value through
 # its dumpers, which was a fifth of the worker's CPU on a large first sync (profiled). Each function follows

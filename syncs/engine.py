@@ -83,6 +83,8 @@ class RunState:
     # What earlier attempts of this run did: a retried run reports its totals, not only its last attempt.
     earlier_api_calls: int = 0
     earlier_api_calls_by_kind: dict[str, int] = field(default_factory=dict)
+    # When the link and its connection are next read again (_check_still_wanted_now and then).
+    next_wanted_check: float = 0.0
 
     @classmethod
     def resume(cls, run: SyncRun, link: ClientLink, reader: WinbooksReader) -> RunState:
@@ -172,6 +174,19 @@ def _check_still_wanted(link: ClientLink) -> None:
             f"The sync “{fresh.connection.name}” is {fresh.connection.get_status_display().lower()}; "
             "an admin must reconnect it on the Syncs tab."
         )
+
+
+# While pages stream in, whether the run is still wanted (link not removed, connection not stopped) is read
+# at most this often: a query per page was a twentieth of a large first sync's time (one round trip among
+# the page's own, each waiting for a busy database); a second's delay to a cancellation is not noticed.
+STILL_WANTED_EVERY_SECONDS = 1.0
+
+
+def _check_still_wanted_now_and_then(state: RunState) -> None:
+    now = time.monotonic()
+    if now >= state.next_wanted_check:
+        _check_still_wanted(state.link)
+        state.next_wanted_check = now + STILL_WANTED_EVERY_SECONDS
 
 
 # A run that creates this many lines is a bulk load: the planner's statistics are refreshed after it.
@@ -267,7 +282,7 @@ def _read_stream(state: RunState, stream: str, allowed_periods: list[uuid.UUID] 
         else (contextlib.nullcontext(pages)) as ahead
     ):
         for page in ahead:
-            _check_still_wanted(state.link)
+            _check_still_wanted_now_and_then(state)
             _write_page(state, stream, page, cursor, assume_new=assume_new)
 
 

@@ -168,6 +168,31 @@ def test_a_sync_interrupted_after_page_k_and_retried_ends_identical(
     assert run.counts["entries"]["updated"] == 0
 
 
+def test_a_link_removed_while_documents_stream_in_stops_the_run_at_the_next_check(
+    link: ClientLink, wow_sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.utils import timezone
+
+    from syncs import engine
+    from syncs.providers import winbooks_reader
+
+    monkeypatch.setitem(winbooks_reader.PAGE_SIZE, "entries", 4)  # 15 documents: 4 pages
+    monkeypatch.setattr(engine, "STILL_WANTED_EVERY_SECONDS", 0.0)  # read at every page
+    write_page = engine._write_page
+
+    def write_then_unlink(state: Any, stream: str, *args: Any, **kwargs: Any) -> None:
+        write_page(state, stream, *args, **kwargs)
+        if stream == "entries":
+            ClientLink.objects.filter(pk=link.pk).update(unlinked_at=timezone.now())
+
+    monkeypatch.setattr(engine, "_write_page", write_then_unlink)
+    run = sync_run_execute(run_id=SyncRun.objects.get(link=link).pk)
+
+    assert run.status == SyncRun.Status.FAILED and run.error_class == "config"
+    assert run.error_message == "The client file was unlinked while the sync was running."
+    assert Entry.objects.filter(client_file=link.client_file).count() == 4  # the page before, no more
+
+
 def test_a_start_date_leaves_earlier_years_out(world: FirmWorld, wow_sandbox: Any) -> None:
     import datetime as dt
 
