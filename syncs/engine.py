@@ -582,7 +582,9 @@ def _prove_and_heal(state: RunState) -> list[PeriodCheck]:
         ((batch, accounts, _wow_sums(state, batch, accounts)) for batch, accounts in planned),
         name=f"sync-run-{state.run.pk}-proof",
     ) as wow_sums:
-        ledger.ledger_rebuild_balances(client_file_id=state.client_file_id, period_ids=touched)
+        ledger.ledger_rebuild_balances(
+            client_file_id=state.client_file_id, period_ids=touched, account_ids=_accounts_to_rebuild(state)
+        )
         for batch, accounts, theirs in wow_sums:
             differences.update(_differences(state, batch, accounts=accounts, wow_sums=theirs))
     healed: set[int] = set()
@@ -641,6 +643,16 @@ def _accounts_to_prove(state: RunState, batch: list[int]) -> list[int] | None:
         account for period, account in state.touched_accounts if period in batch and account is not None
     }
     return sorted(wanted) if len(wanted) <= PROOF_ACCOUNT_LIMIT else None
+
+
+def _accounts_to_rebuild(state: RunState) -> list[int] | None:
+    """The accounts whose balances the run's changes move, or None for every account: the run recorded
+    every (period, account) its writes and deletes touched; where id lists were diffed whole, or many
+    accounts changed (a first sync), all are rebuilt."""
+    if state.full_check_periods & state.touched_periods:
+        return None
+    accounts = {account for _, account in state.touched_accounts if account is not None}
+    return sorted(accounts) if len(accounts) <= PROOF_ACCOUNT_LIMIT else None
 
 
 Difference = tuple[int | None, str, Decimal, Decimal, int, int]

@@ -384,3 +384,42 @@ def test_balances_rebuilt_in_one_statement_equal_the_same_rebuilt_in_python(
     ledger_rebuild_balances(client_file_id=link.client_file_id, period_ids=every_period, in_python=True)
     assert in_sql and balances() == in_sql
     assert any(opening and not line_count for _, _, opening, _, _, _, line_count in in_sql)  # carried forward
+
+
+@pytest.mark.parametrize("in_python", [False, True])
+def test_balances_rebuilt_for_some_accounts_leave_the_others_and_equal_a_full_rebuild(
+    link: ClientLink, wow_sandbox: Any, in_python: bool
+) -> None:
+    """An incremental sync rebuilds only the accounts its changes touched: from a period on, those
+    accounts' rows are rewritten (carried-forward openings included) and no other row is."""
+    from clients.ledger import ledger_rebuild_balances
+
+    run_sync(link)
+    every_period = list(Period.objects.filter(client_file=link.client_file).values_list("pk", flat=True))
+    full = set(
+        AccountBalance.objects.filter(client_file=link.client_file).values_list(
+            "period_id", "account_id", "opening", "debit", "credit", "closing", "line_count"
+        )
+    )
+    accounts = sorted({account for _, account, *_ in full})[:3]
+    changed = AccountBalance.objects.filter(client_file=link.client_file, account_id__in=accounts)
+    kept_ids = set(
+        AccountBalance.objects.filter(client_file=link.client_file)
+        .exclude(account_id__in=accounts)
+        .values_list("pk", flat=True)
+    )
+    changed.update(opening=999, closing=999)  # what a rebuild of these accounts must put right
+
+    ledger_rebuild_balances(
+        client_file_id=link.client_file_id, period_ids=every_period, account_ids=accounts, in_python=in_python
+    )
+
+    assert (
+        set(
+            AccountBalance.objects.filter(client_file=link.client_file).values_list(
+                "period_id", "account_id", "opening", "debit", "credit", "closing", "line_count"
+            )
+        )
+        == full
+    )
+    assert kept_ids <= set(AccountBalance.objects.values_list("pk", flat=True))  # the others not rewritten
