@@ -272,7 +272,7 @@ def _copy_new_rows(
 COPY_SLICE_ROWS = 250
 
 # COPY's text format, written for the two tables a first sync fills: psycopg adapts every value through
-# its dumpers, which was a fifth of the worker's CPU on a large first sync (profiled). Each function follows
+# its dumpers, which was nearly a fifth of the worker's CPU on a large first sync (profiled). Each function follows
 # its columns tuple below; tests/ledger/test_writes.py reads what they wrote back through the ORM.
 _NULL = "\\N"
 _COPY_ESCAPES = str.maketrans(
