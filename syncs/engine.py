@@ -83,7 +83,7 @@ class RunState:
     # What earlier attempts of this run did: a retried run reports its totals, not only its last attempt.
     earlier_api_calls: int = 0
     earlier_api_calls_by_kind: dict[str, int] = field(default_factory=dict)
-    # When the link and its connection are next read again (_check_still_wanted_now and then).
+    # When the link and its connection are next read again (_check_still_wanted_now_and_then).
     next_wanted_check: float = 0.0
 
     @classmethod

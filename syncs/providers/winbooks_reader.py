@@ -320,8 +320,9 @@ NO_KEY: Key = (dt.datetime.min.replace(tzinfo=dt.UTC), "")  # pages read by id m
 
 
 def _decoded_page(page: winbooks.Page) -> StreamPage:
-    """A page of documents decoded typed, as ledger rows (none is rejected: a document that would be
-    declined the answer, and the client parsed it the usual way)."""
+    """A page of documents decoded typed, as ledger rows. None is rejected here: a document that could not
+    be read plainly made the decoder decline the whole answer, which the client then parsed the usual way
+    (where an unreadable record is rejected, as always)."""
     return StreamPage(
         rows=[_entry_from_wire(document) for document in page.records], rejected=[], last_key=page.last_key
     )
