@@ -339,6 +339,15 @@ def test_changes_committed_late_behind_the_cursor_still_arrive(link: ClientLink,
     assert_ledger_equals_sandbox(link.client_file, wow_sandbox.snapshot())
 
 
+def balance_rows(link: ClientLink) -> set[tuple[Any, ...]]:
+    """The client file's balance rows, as the trial balance reads them."""
+    return set(
+        AccountBalance.objects.filter(client_file=link.client_file).values_list(
+            "period_id", "account_id", "opening", "debit", "credit", "closing", "line_count"
+        )
+    )
+
+
 def test_balances_rebuilt_from_the_touched_period_equal_a_full_rebuild(
     link: ClientLink, wow_sandbox: Any
 ) -> None:
@@ -352,17 +361,10 @@ def test_balances_rebuilt_from_the_touched_period_equal_a_full_rebuild(
     )
     run_sync(link)
 
-    def balances() -> set[tuple[Any, ...]]:
-        return set(
-            AccountBalance.objects.filter(client_file=link.client_file).values_list(
-                "period_id", "account_id", "opening", "debit", "credit", "closing", "line_count"
-            )
-        )
-
-    incremental = balances()
+    incremental = balance_rows(link)
     every_period = Period.objects.filter(client_file=link.client_file).values_list("pk", flat=True)
     ledger_rebuild_balances(client_file_id=link.client_file_id, period_ids=every_period)
-    assert balances() == incremental
+    assert balance_rows(link) == incremental
 
 
 def test_balances_rebuilt_in_one_statement_equal_the_same_rebuilt_in_python(
@@ -372,17 +374,10 @@ def test_balances_rebuilt_in_one_statement_equal_the_same_rebuilt_in_python(
 
     run_sync(link)  # PostgreSQL: the balances come from the one-statement rebuild
 
-    def balances() -> list[tuple[Any, ...]]:
-        return sorted(
-            AccountBalance.objects.filter(client_file=link.client_file).values_list(
-                "period_id", "account_id", "opening", "debit", "credit", "closing", "line_count"
-            )
-        )
-
-    in_sql = balances()
+    in_sql = balance_rows(link)
     every_period = Period.objects.filter(client_file=link.client_file).values_list("pk", flat=True)
     ledger_rebuild_balances(client_file_id=link.client_file_id, period_ids=every_period, in_python=True)
-    assert in_sql and balances() == in_sql
+    assert in_sql and balance_rows(link) == in_sql
     assert any(opening and not line_count for _, _, opening, _, _, _, line_count in in_sql)  # carried forward
 
 
@@ -396,11 +391,7 @@ def test_balances_rebuilt_for_some_accounts_leave_the_others_and_equal_a_full_re
 
     run_sync(link)
     every_period = list(Period.objects.filter(client_file=link.client_file).values_list("pk", flat=True))
-    full = set(
-        AccountBalance.objects.filter(client_file=link.client_file).values_list(
-            "period_id", "account_id", "opening", "debit", "credit", "closing", "line_count"
-        )
-    )
+    full = balance_rows(link)
     accounts = sorted({account for _, account, *_ in full})[:3]
     changed = AccountBalance.objects.filter(client_file=link.client_file, account_id__in=accounts)
     kept_ids = set(
@@ -414,12 +405,5 @@ def test_balances_rebuilt_for_some_accounts_leave_the_others_and_equal_a_full_re
         client_file_id=link.client_file_id, period_ids=every_period, account_ids=accounts, in_python=in_python
     )
 
-    assert (
-        set(
-            AccountBalance.objects.filter(client_file=link.client_file).values_list(
-                "period_id", "account_id", "opening", "debit", "credit", "closing", "line_count"
-            )
-        )
-        == full
-    )
+    assert balance_rows(link) == full
     assert kept_ids <= set(AccountBalance.objects.values_list("pk", flat=True))  # the others not rewritten
