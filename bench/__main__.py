@@ -113,7 +113,7 @@ def sandbox_process() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """The WoW sandbox in its own process (its own GIL, as a remote WoW would be)."""
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "winbooks.sandbox", "--port", str(port)],
+        [sys.executable, "-m", "wow_sandbox", "--port", str(port)],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
     )

@@ -93,3 +93,38 @@ def test_service_commands_match_the_code() -> None:
     assert beat[:4] == ["celery", "-A", "silverfin_sync", "beat"]
     assert beat[beat.index("--scheduler") + 1] == settings.CELERY_BEAT_SCHEDULER
     assert "replicas" not in services["beat"].get("deploy", {})  # exactly one beat
+
+
+def test_the_sandbox_imports_nothing_of_the_client() -> None:
+    """wow_sandbox/ plays WoW against our client: sharing code with it would hide the client's mistakes."""
+    import ast
+
+    offending = []
+    for path in sorted((ROOT / "wow_sandbox").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            offending += [
+                f"{path.name}: {name}"
+                for name in names
+                if name.split(".")[0] in {"winbooks", "syncs", "clients", "silverfin_sync", "django"}
+            ]
+    assert offending == []
+
+
+def test_the_sandbox_is_neither_in_the_wheel_nor_in_the_production_image() -> None:
+    import tomllib
+
+    from setuptools import find_packages
+
+    found = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    shipped = find_packages(str(ROOT), include=found["include"], exclude=found.get("exclude", ()))
+    assert "winbooks" in shipped and "syncs" in shipped
+    assert not [name for name in shipped if name.startswith("wow_sandbox")]
+    copied = [
+        line.split()[1] for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("COPY ")
+    ]
+    assert "winbooks" in copied and not [source for source in copied if "sandbox" in source]

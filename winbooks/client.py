@@ -1,6 +1,6 @@
 """HTTP client for the WinbooksOnWeb (WoW) REST API.
 
-Reference: docs/winbooks-api.md (the contract shared with winbooks/sandbox and the sync engine).
+Reference: docs/winbooks-api.md (the contract shared with wow_sandbox/ and the sync engine).
 
 One ``WinbooksClient`` serves one connection (one e-mail and its tokens) and is not thread-safe: give each
 worker its own. Every HTTP request it makes, including token calls, retries and ContinuePath

@@ -1,4 +1,4 @@
-"""Start the WoW sandbox (winbooks/sandbox) on a free loopback port in a background thread.
+"""Start the WoW sandbox (wow_sandbox/) on a free loopback port in a background thread.
 
 ``wow_sandbox`` (a pytest fixture) yields a ``SandboxHandle``: ``.url``, ``.control(method, path, json)``
 for the control API (not part of WoW), ``.login()`` for a full token exchange over HTTP, and direct access to
@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import requests
 
-from winbooks.sandbox import Folder, FolderRecipe, SandboxServer, Store
-from winbooks.sandbox.model import dumps, loads
+from wow_sandbox import Folder, FolderRecipe, SandboxServer, Store
+from wow_sandbox.model import dumps, loads
 
 DEMO = "DEMO_BV"
 TESTER = "tester@sandbox.local"

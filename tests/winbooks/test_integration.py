@@ -13,7 +13,7 @@ import pytest
 
 import winbooks
 from winbooks import query as q
-from winbooks.sandbox import FolderRecipe
+from wow_sandbox import FolderRecipe
 
 pytest_plugins = ["tests.winbooks.sandbox_fixtures"]
 

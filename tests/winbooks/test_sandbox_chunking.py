@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from winbooks.sandbox.model import loads
+from wow_sandbox.model import loads
 
 if TYPE_CHECKING:
     from tests.winbooks.sandbox_fixtures import SandboxHandle

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import requests
 
-from winbooks.sandbox.__main__ import parse_generate
+from wow_sandbox.__main__ import parse_generate
 
 if TYPE_CHECKING:
     from tests.winbooks.sandbox_fixtures import SandboxHandle
@@ -156,7 +156,7 @@ def test_command_line(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "winbooks.sandbox",
+            "wow_sandbox",
             "--port",
             "0",
             "--demo",

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from winbooks.sandbox import generate_folder
-from winbooks.sandbox.model import dumps, loads
+from wow_sandbox import generate_folder
+from wow_sandbox.model import dumps, loads
 
 if TYPE_CHECKING:
     from tests.winbooks.sandbox_fixtures import SandboxHandle

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from winbooks.sandbox.model import loads
+from wow_sandbox.model import loads
 
 if TYPE_CHECKING:
     from tests.winbooks.sandbox_fixtures import SandboxHandle

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from winbooks.sandbox.model import loads
+from wow_sandbox.model import loads
 
 if TYPE_CHECKING:
     from tests.winbooks.sandbox_fixtures import SandboxHandle

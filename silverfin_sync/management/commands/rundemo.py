@@ -47,7 +47,7 @@ class Command(BaseCommand):
             "sandbox": [
                 python,
                 "-m",
-                "winbooks.sandbox",
+                "wow_sandbox",
                 "--host",
                 "127.0.0.1",
                 "--port",

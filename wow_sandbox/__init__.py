@@ -2,13 +2,16 @@
 docs/winbooks-api.md, plus a control API under ``/_sandbox/`` (not part of WoW) for tests and benchmarks.
 
 Standard library only; nothing here imports Django or the rest of the project.
-Run: ``python -m winbooks.sandbox --port 8765 --demo`` (see README.md).
+Run: ``python -m wow_sandbox --port 8765 --demo`` (see README.md).
 """
 
+from .chunks import CHUNK_SIZE
+from .folder import Folder
 from .generator import generate_folder
+from .recipes import FolderRecipe
 from .seed import build_demo_folder
 from .server import SandboxServer
-from .store import CHUNK_SIZE, Folder, FolderRecipe, Store
+from .store import Store
 
 __all__ = [
     "CHUNK_SIZE",

@@ -14,8 +14,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from .folder import Folder, make_row
 from .model import ms_from_date, parse_money
-from .store import Folder, make_row
 
 NL_MONTHS = (
     "Januari",

@@ -20,9 +20,9 @@ from datetime import date
 from typing import Any
 
 from .criteria import quote
+from .folder import SYSTEM_USER_RID, Folder, make_row
 from .model import ENTITIES, ms_from_date
 from .seed import DEMO_ACCOUNTS, calendar_rows
-from .store import SYSTEM_USER_RID, Folder, make_row
 
 # Two-digit PCMN/MAR classes: prefix, Dutch name, French name, weight when filling the chart.
 ACCOUNT_CLASSES: tuple[tuple[str, str, str, int], ...] = (

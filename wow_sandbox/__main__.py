@@ -1,4 +1,4 @@
-"""``python -m winbooks.sandbox --port 8765 [--host 127.0.0.1] [--demo] [--generate years=5,documents=2000]``
+"""``python -m wow_sandbox --port 8765 [--host 127.0.0.1] [--demo] [--generate years=5,documents=2000]``
 
 Prints the URL; with ``--demo`` (and/or ``--generate``) it creates the folder(s), grants them to the demo
 e-mail and prints an exchange token, the e-mail and the company code(s) to connect with.
@@ -12,8 +12,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from .chunks import CHUNK_SIZE
+from .recipes import GENERATOR_PARAMS, FolderRecipe
 from .server import SandboxServer
-from .store import CHUNK_SIZE, GENERATOR_PARAMS, FolderRecipe, Store
+from .store import Store
 
 DEFAULT_EMAIL = "demo@sandbox.local"
 DEFAULT_GENERATED_CODE = "BIG_BV"
@@ -44,9 +46,7 @@ def parse_generate(spec: str) -> FolderRecipe:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m winbooks.sandbox", description="Local WinbooksOnWeb sandbox"
-    )
+    parser = argparse.ArgumentParser(prog="python -m wow_sandbox", description="Local WinbooksOnWeb sandbox")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--demo", action="store_true", help="create the demo company DEMO_BV")

@@ -15,16 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
+from .errors import ApiError, bad_request
+from .folder import Folder
+from .generator import factory_for_folder, folder_journals, insert_document
 from .model import SINGULAR, ValueProblem, dumps, iso_from_ms, loads, parse_date
-from .store import (
-    GENERATOR_PARAMS,
-    ApiError,
-    Folder,
-    FolderRecipe,
-    Store,
-    bad_request,
-    user_guid,
-)
+from .recipes import GENERATOR_PARAMS, FolderRecipe
+from .store import Store, user_guid
 
 CONTROL_ACTOR = user_guid("control@sandbox.local")
 
@@ -298,7 +294,6 @@ def mutate(store: Store, folder: Folder, spec: dict[str, Any]) -> dict[str, Any]
     """Bulk edits for tests and benchmarks: edit, add and delete documents (in the given periods).
     An edit moves an amount between the first two lines (the document stays balanced) and bumps both lines
     and the header; ``same_modified`` gives every write of the call one Modified value (a forced tie)."""
-    from .generator import factory_for_folder, folder_journals, insert_document
 
     def count(key: str) -> int:
         value = spec.get(key, 0)

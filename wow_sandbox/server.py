@@ -20,20 +20,14 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from . import control
+from .chunks import CHUNK_SIZE
 from .control import Response, json_response
+from .errors import ApiError, bad_request
+from .folder import Folder
 from .model import ENTITIES, PLURAL, SINGULAR, dumps, loads
-from .store import (
-    CHUNK_SIZE,
-    ApiError,
-    Fault,
-    Folder,
-    Store,
-    bad_request,
-    fingerprint,
-    user_guid,
-)
+from .store import Fault, Store, fingerprint, user_guid
 
-log = logging.getLogger("winbooks.sandbox")
+log = logging.getLogger("wow_sandbox")
 NOT_FOUND = {"Message": "No HTTP resource was found that matches the request URI."}
 
 
