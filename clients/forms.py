@@ -3,34 +3,45 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
+from django.utils.translation import gettext_lazy as _
 
-from .throttle import login_failure_record, login_failures_clear, login_is_throttled
+from silverfin_sync.client_address import client_address
+
+from .throttle import login_attempt_reserve, login_attempt_succeeded
 
 
-class ThrottledAuthenticationForm(AuthenticationForm):
-    """Django's log-in form, refusing further attempts after repeated failures."""
+class ThrottledLoginMixin(AuthenticationForm):
+    """Refuses an attempt without checking the password once its counters are over their limits."""
 
     error_messages = {
         **AuthenticationForm.error_messages,
-        "throttled": "Too many failed log-ins. Wait %(minutes)s minutes and try again.",
+        "throttled": _("Too many failed log-ins. Wait %(minutes)s minutes and try again."),
     }
 
     def clean(self) -> dict[str, Any]:
-        from django.conf import settings
-
-        username = self.cleaned_data.get("username") or ""
-        address = self.request.META.get("REMOTE_ADDR", "") if self.request else ""
-        if login_is_throttled(username=username, address=address):
+        username = self.cleaned_data.get("username")
+        if not username or not self.cleaned_data.get("password") or self.request is None:
+            return super().clean()  # nothing is checked without both; the form says what is missing
+        reservation = login_attempt_reserve(username=username, address=client_address(self.request))
+        if reservation.refused:
             raise forms.ValidationError(
                 self.error_messages["throttled"],
                 code="throttled",
                 params={"minutes": max(1, settings.LOGIN_FAILURE_WINDOW_SECONDS // 60)},
             )
-        try:
-            cleaned = super().clean()
-        except forms.ValidationError:
-            login_failure_record(username=username, address=address)
-            raise
-        login_failures_clear(username=username)
+        cleaned = super().clean()  # a wrong password raises: the reserved attempt stays counted
+        login_attempt_succeeded(reservation)
         return cleaned
+
+
+class ThrottledAuthenticationForm(ThrottledLoginMixin):
+    """Django's log-in form behind the throttle."""
+
+
+class ThrottledAdminAuthenticationForm(ThrottledLoginMixin, AdminAuthenticationForm):
+    """The admin's log-in form behind the same throttle."""
+
+    error_messages = {**AdminAuthenticationForm.error_messages, **ThrottledLoginMixin.error_messages}

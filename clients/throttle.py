@@ -1,35 +1,104 @@
-"""Throttling of failed log-ins, per username and per client address, in the shared cache.
+"""Throttling of failed log-ins, in the shared cache (Redis in production).
 
-After ``LOGIN_FAILURE_LIMIT`` failures within ``LOGIN_FAILURE_WINDOW_SECONDS`` further attempts for that
-username or address are refused without checking the password, until the window has passed.
+Three counters, each over a fixed window of ``LOGIN_FAILURE_WINDOW_SECONDS``:
+
+- per (user name, client address): ``LOGIN_FAILURE_LIMIT`` (5) attempts, then that pair is refused;
+- per client address: ``LOGIN_FAILURE_ADDRESS_LIMIT`` (higher: an office behind one NAT address has many
+  users), which stops one address from spraying guesses over many user names;
+- per user name over the addresses it has never logged in from: ``LOGIN_FAILURE_USER_LIMIT``, which stops a
+  guess spread over many addresses.
+
+An address the user has logged in from before (``LOGIN_KNOWN_GOOD_SECONDS``) is "known good" for that user:
+only the pair counter applies to it, so strangers guessing a user's password elsewhere, or from the same
+proxy, never lock the user out of their usual place.
+
+The client address is the one ``silverfin_sync.client_address`` takes from the trusted proxy's header, never
+the proxy's own address. Every attempt is reserved before the password is checked: the counters are
+incremented first (atomically: ``INCR`` in Redis) and the attempt is refused when a counter is then over its
+limit, so parallel guesses cannot all slip through between a check and a record. A refused attempt and a
+successful log-in give their reservation back.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.cache.backends.redis import RedisCache
 
 
-def _keys(username: str, address: str) -> list[str]:
-    # Hash the username: cache keys must stay short and printable whatever a user types.
-    digest = hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
-    return [f"login-fail:user:{digest}", f"login-fail:addr:{address}"]
+def _digest(text: str) -> str:
+    # Hashed: cache keys must stay short and printable whatever a user types, and hold no e-mail address.
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def login_is_throttled(*, username: str, address: str) -> bool:
-    return any((cache.get(key) or 0) >= settings.LOGIN_FAILURE_LIMIT for key in _keys(username, address))
+def _user(username: str) -> str:
+    return _digest(username.strip().lower())
 
 
-def login_failure_record(*, username: str, address: str) -> None:
-    for key in _keys(username, address):
-        if not cache.add(key, 1, timeout=settings.LOGIN_FAILURE_WINDOW_SECONDS):
-            try:
-                cache.incr(key)
-            except ValueError:  # expired between add() and incr()
-                cache.add(key, 1, timeout=settings.LOGIN_FAILURE_WINDOW_SECONDS)
+def _known_good_key(username: str, address: str) -> str:
+    return f"login:good:{_user(username)}:{_digest(address)}"
 
 
-def login_failures_clear(*, username: str) -> None:
-    cache.delete(_keys(username, "")[0])
+@dataclass
+class LoginReservation:
+    """The counters one log-in attempt was added to, and whether any is over its limit."""
+
+    username: str
+    address: str
+    refused: bool = False
+    counters: list[str] = field(default_factory=list)
+
+
+def _increment(key: str, *, by: int = 1) -> int:
+    """Adds ``by`` to the counter and returns the new value, atomically where the cache can."""
+    window = settings.LOGIN_FAILURE_WINDOW_SECONDS
+    if isinstance(cache, RedisCache):
+        full_key = cache.make_and_validate_key(key)
+        client = cache._cache.get_client(full_key, write=True)
+        pipeline = client.pipeline(transaction=True)
+        pipeline.incrby(full_key, by)
+        pipeline.expire(full_key, window, nx=True)  # the window starts at the first attempt
+        value, _ = pipeline.execute()
+        return int(value)
+    # The demo's database cache has no atomic increment: good enough for one person trying the demo.
+    cache.add(key, 0, timeout=window)
+    try:
+        return int(cache.incr(key, by))
+    except ValueError:  # expired in between
+        cache.add(key, max(by, 0), timeout=window)
+        return by
+
+
+def login_attempt_reserve(*, username: str, address: str) -> LoginReservation:
+    """Counts the attempt first, then says whether it may go on to the password check."""
+    user, where = _user(username), _digest(address)
+    limits = {f"login:pair:{user}:{where}": settings.LOGIN_FAILURE_LIMIT}
+    if not cache.get(_known_good_key(username, address)):
+        limits[f"login:addr:{where}"] = settings.LOGIN_FAILURE_ADDRESS_LIMIT
+        limits[f"login:user:{user}"] = settings.LOGIN_FAILURE_USER_LIMIT
+    reservation = LoginReservation(username=username, address=address, counters=list(limits))
+    for key, limit in limits.items():
+        if _increment(key) > limit:
+            reservation.refused = True
+    if reservation.refused:
+        # A refused attempt checked nothing: it gives its places back, so guesses refused for one pair do
+        # not fill the address's or the user's counter.
+        for key in limits:
+            _increment(key, by=-1)
+    return reservation
+
+
+def login_attempt_succeeded(reservation: LoginReservation) -> None:
+    """The password was right: give the attempt back, forget the pair's failures, remember the address."""
+    pair, *others = reservation.counters
+    cache.delete(pair)
+    for key in others:
+        _increment(key, by=-1)
+    cache.set(
+        _known_good_key(reservation.username, reservation.address),
+        1,
+        timeout=settings.LOGIN_KNOWN_GOOD_SECONDS,
+    )

@@ -77,6 +77,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "silverfin_sync.client_address.ForwardedHeadersFromTrustedProxiesOnly",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -90,7 +91,7 @@ MIDDLEWARE = [
 if PRODUCTION:
     # Static files straight from gunicorn, compressed and cached forever (hashed names); in development
     # Django's own server serves them.
-    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+    MIDDLEWARE.insert(2, "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "silverfin_sync.urls"
 WSGI_APPLICATION = "silverfin_sync.wsgi.application"
@@ -137,9 +138,19 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Failed log-ins are throttled per username and per client address (clients/throttle.py).
+# Failed log-ins are throttled per (user name, client address), per address with a higher ceiling, and per
+# user name over the addresses it never logged in from (clients/throttle.py).
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_FAILURE_ADDRESS_LIMIT = env.int("LOGIN_FAILURE_ADDRESS_LIMIT", default=50)
+LOGIN_FAILURE_USER_LIMIT = env.int("LOGIN_FAILURE_USER_LIMIT", default=20)
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900)
+LOGIN_KNOWN_GOOD_SECONDS = env.int("LOGIN_KNOWN_GOOD_SECONDS", default=90 * 24 * 3600)
+
+# The reverse proxy: forwarded headers (client address, X-Forwarded-Proto) are believed only from these
+# addresses or networks, and the client address is read from CLIENT_ADDRESS_HEADER
+# (silverfin_sync/client_address.py). Empty: no proxy, the peer's address is the client's.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+CLIENT_ADDRESS_HEADER = env.str("CLIENT_ADDRESS_HEADER", default="X-Forwarded-For")
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "Europe/Brussels"
@@ -201,7 +212,8 @@ SYNC_DISPATCH_BATCH = env.int("SYNC_DISPATCH_BATCH", default=500)
 SYNC_MAX_RETRIES = env.int("SYNC_MAX_RETRIES", default=5)
 SYNC_TIME_LIMIT_SECONDS = env.int("SYNC_TIME_LIMIT_SECONDS", default=3 * 3600)
 
-# Security. In production everything goes over HTTPS behind a proxy that sets X-Forwarded-Proto.
+# Security. In production everything goes over HTTPS behind a proxy that sets X-Forwarded-Proto (believed only
+# from TRUSTED_PROXIES: the first middleware removes it from anyone else's requests).
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True

@@ -2,9 +2,12 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from clients.forms import ThrottledAdminAuthenticationForm
 from clients.views import LoginView
 
 admin.site.site_header = "Silverfin sync: operators"
+# The admin's log-in goes through the same throttle as the site's (clients/throttle.py).
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 urlpatterns = [
     path("accounts/login/", LoginView.as_view(), name="login"),

@@ -173,10 +173,3 @@ def test_production_cookies_are_secure_and_http_only() -> None:
     assert values["CSRF_COOKIE_SECURE"] and values["CSRF_COOKIE_HTTPONLY"]
     assert values["SECURE_SSL_REDIRECT"] and values["SECURE_HSTS_SECONDS"] >= 31536000
     assert values["DEBUG"] is False and values["SESSION_COOKIE_SAMESITE"] in ("Lax", "Strict")
-
-
-def test_failed_log_ins_are_throttled() -> None:
-    """Proven in tests/clients/test_login.py (per user name and per address); here only its presence."""
-    from tests.clients import test_login
-
-    assert any("thrott" in name for name in dir(test_login))
