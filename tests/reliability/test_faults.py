@@ -13,8 +13,8 @@ from django.core.exceptions import ValidationError
 
 from clients.models import Entry, EntryLine
 from syncs.engine import sync_run_execute
-from syncs.models import AuditEvent, ClientLink, Connection, SyncIssue, SyncRun
-from syncs.providers import ProviderError
+from syncs.models import AuditEvent, ClientLink, Connection, SyncCursor, SyncIssue, SyncRun
+from syncs.providers import ProviderError, winbooks_reader
 from syncs.providers.winbooks_reader import WinbooksReader
 from syncs.services import connection_connect, connection_reconnect
 from tests.fixtures import FirmWorld
@@ -83,11 +83,34 @@ def test_a_401_after_k_requests_is_refreshed_once_and_the_run_completes(
     assert_exact(link, wow_sandbox)
 
 
+class RevokingAfterPages(WinbooksReader):
+    """Revokes the refresh token (and lets the access token lapse) once ``pages`` pages of documents have
+    come from WoW, before the next page is asked for: the refusal lands in the middle of the document
+    stream, with pages already written and more to come."""
+
+    def __init__(self, base: WinbooksReader, pages: int, revoke: Any) -> None:
+        self.company_code, self.client = base.company_code, base.client
+        read_pages = self.client.iter_changed
+
+        def iter_changed(folder: str, om: str, **kwargs: Any) -> Any:
+            for number, page in enumerate(read_pages(folder, om, **kwargs), start=1):
+                yield page
+                if om == "GLTransHeader" and number == pages:
+                    revoke()
+
+        self.client.iter_changed = iter_changed  # type: ignore[method-assign]
+
+
+def wow_order(documents: list[dict[str, Any]]) -> list[str]:
+    """Document ids in WoW's (Modified, Id) order, the order the changed-since read pages them in."""
+    return [d["Id"] for d in sorted(documents, key=lambda d: (int(d["Modified"][6:-2]), d["Id"]))]
+
+
 # Committed for real: the refresh is refused while documents are read ahead, in a thread with a database
 # connection of its own, which must see the connection's row as production would.
 @pytest.mark.django_db(transaction=True)
 def test_a_refresh_token_revoked_mid_run_stops_everything_once_and_writes_nothing_half(
-    world: FirmWorld, wow_sandbox: Any
+    world: FirmWorld, wow_sandbox: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     link = connect_and_link(world, wow_sandbox)
     # A second client file on the same connection: the firm's connection is refused once, not once a file.
@@ -95,13 +118,34 @@ def test_a_refresh_token_revoked_mid_run_stops_everything_once_and_writes_nothin
         "POST", "folders", {"code": "SECOND_BV", "kind": "demo", "grant": [wow_sandbox.TESTER]}
     )
     second = connect_and_link(world, wow_sandbox, client_file=world.other_file, code="SECOND_BV")
+    page_size, pages_before_revoking = 3, 2
+    monkeypatch.setitem(winbooks_reader.PAGE_SIZE, "entries", page_size)
+    documents = wow_sandbox.snapshot()["documents"]
+    assert len(documents) > (pages_before_revoking + 1) * page_size  # pages left to read after the refusal
+
+    # Answers of two documents, one cut across the boundary: a page of three comes in two chunks.
+    wow_sandbox.control("POST", "config", {"chunk_size": 2, "split": True})
 
     def revoke() -> None:
-        wow_sandbox.control("POST", "tokens/expire-access", {})
+        # The refresh token is revoked; the access token is refused from the next page's second chunk on,
+        # when the first chunk (a document and half of the next) has already arrived.
         wow_sandbox.control("POST", "tokens/revoke-refresh", {})
+        fault(wow_sandbox, path_contains=ENTRIES_PATH, kind="status", status=401, skip=1, count=1)
 
-    run = execute(link, ExpiringReader(make_reader(link), "entries", revoke))
+    run = execute(link, RevokingAfterPages(make_reader(link), pages_before_revoking, revoke))
     assert run.status == SyncRun.Status.FAILED and run.error_class == "access", run.error_message
+    [refusal] = wow_sandbox.control("GET", "faults").json()
+    assert (refusal["seen"], refusal["fired"]) == (2, 1)  # refused mid-page, after its first chunk
+    # Exactly the pages read before the refusal are in the ledger, each document with all of WoW's lines,
+    # and the cursor stands after the last of them.
+    written = set(wow_order(documents)[: pages_before_revoking * page_size])
+    ours = {
+        str(i) for i in Entry.objects.filter(client_file=link.client_file).values_list("wow_id", flat=True)
+    }
+    assert ours == written
+    assert_no_half_written_document(link, wow_sandbox)
+    cursor = SyncCursor.objects.get(link=link, stream="entries")
+    assert cursor.last_id == wow_order(documents)[pages_before_revoking * page_size - 1]
     connection = Connection.objects.get(pk=link.connection_id)
     assert connection.status == Connection.Status.NEEDS_RECONNECT
     assert "reconnect" in connection.status_reason
@@ -120,8 +164,7 @@ def test_a_refresh_token_revoked_mid_run_stops_everything_once_and_writes_nothin
     ClientLink.objects.update(next_sync_at=None)
     ClientLink.objects.filter(pk=link.pk).update(next_sync_at=run.queued_at)
     assert sync_dispatch_due()["queued"] == 0
-    assert_no_half_written_document(link, wow_sandbox)
-    # Reconnecting resumes, and the ledger ends exactly equal.
+    # Reconnecting resumes after the cursor, and the ledger ends exactly equal.
     connection_reconnect(
         connection=connection,
         actor=world.admin,
