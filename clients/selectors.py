@@ -8,10 +8,15 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from django.contrib.auth.models import User
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db import connection
+from django.db.models import BigIntegerField, Count, Func, Q, QuerySet, Sum
 
 from .access import FirmAccess
 from .models import AccountBalance, ClientFile, Entry, EntryLine, Membership
+
+# Amounts are stored with four decimals (clients/models/ledger.py).
+AMOUNT_DECIMALS = 4
+AMOUNT_UNITS = 10**AMOUNT_DECIMALS
 
 
 def membership_list_for_user(*, user: User) -> QuerySet[Membership]:
@@ -39,8 +44,27 @@ def ledger_period_fingerprints(
         wanted = list(period_ids)
         lines_qs, entries_qs = lines_qs.filter(period_id__in=wanted), entries_qs.filter(period_id__in=wanted)
     result: dict[int, tuple[int, Decimal, int, int]] = {}
-    for row in lines_qs.values("period_id").annotate(lines=Count("pk"), debit_total=Sum("amount")):
-        result[row["period_id"]] = (row["lines"], row["debit_total"], 0, 0)
+    if connection.vendor == "sqlite":
+        # SQLite sums decimals as floats (81746.6500000001 for WoW's 81746.65): every period would look
+        # changed and be re-read on every sync. Summed as whole ten-thousandths (the amounts' four
+        # decimals), the total is exact.
+        units = Sum(
+            Func(
+                "amount",
+                template=f"CAST(ROUND(%(expressions)s * {AMOUNT_UNITS}) AS INTEGER)",
+                output_field=BigIntegerField(),
+            )
+        )
+        for row in lines_qs.values("period_id").annotate(lines=Count("pk"), units=units):
+            debit = Decimal(row["units"] or 0).scaleb(-AMOUNT_DECIMALS)
+            result[row["period_id"]] = (row["lines"], debit, 0, 0)
+    else:
+        for period_id, lines, debit_total in (
+            lines_qs.values("period_id")
+            .annotate(lines=Count("pk"), debit_total=Sum("amount"))
+            .values_list("period_id", "lines", "debit_total")
+        ):
+            result[period_id] = (lines, debit_total, 0, 0)
     for entry_row in entries_qs.values("period_id").annotate(
         entry_count=Count("pk"), version_total=Sum("wow_version")
     ):

@@ -49,6 +49,7 @@ class Provider(Protocol):
         """Trade a one-time exchange token for credentials, or raise ProviderError."""
         ...
 
-    def check_company(self, *, connection_id: int, company_code: str) -> None:
-        """Prove that the company answers with the connection's credentials, or raise ProviderError."""
+    def check_company(self, *, connection_id: int, company_code: str) -> list[dt.date]:
+        """Prove that the company answers with the connection's credentials (or raise ProviderError), and
+        return the first days of its fiscal years, sorted."""
         ...

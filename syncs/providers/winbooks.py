@@ -141,13 +141,23 @@ class WinbooksProvider:
             access_token_expires_at=tokens.expires_at,
         )
 
-    def check_company(self, *, connection_id: int, company_code: str) -> None:
+    def check_company(self, *, connection_id: int, company_code: str) -> list[dt.date]:
+        """Prove the company answers with the connection's tokens; its fiscal years' start dates, sorted
+        (a company has a few dozen book years at most: one small call, which the check makes anyway)."""
         client = client_for_connection(connection_id)
-        cheap = q.Query("BookYear").select("Id").paged(0, 1)
         try:
-            client.execute_criteria(company_code, cheap)
+            raws = client.execute_criteria(company_code, q.Query("BookYear"))
         except winbooks.WinbooksError as error:
             raise user_error(error, during="company") from error
+        starts = set()
+        for raw in raws:
+            try:
+                start = winbooks.BookYear.from_json(raw).start_date
+            except (winbooks.WinbooksBadPayload, ValueError, TypeError):
+                continue  # an unreadable book year is reported by the sync, not here
+            if start is not None:
+                starts.add(start.date())
+        return sorted(starts)
 
 
 def _tokens(connection: object) -> winbooks.TokenSet:

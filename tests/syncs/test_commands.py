@@ -96,3 +96,29 @@ def test_trial_balance_refuses_a_bad_period(
             period,
             stdout=io.StringIO(),
         )
+
+
+def test_sync_client_wait_reports_an_unexpected_error_in_one_line_with_its_summary(
+    world: FirmWorld, link: ClientLink, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(state: Any) -> None:
+        raise OverflowError("Python int too large to convert to C int")
+
+    monkeypatch.setattr("syncs.engine._sync", broken)
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="unexpected error") as raised:
+        call_command(
+            "sync_client",
+            "--firm",
+            world.firm.slug,
+            "--client",
+            world.given_file.file_code,
+            "--wait",
+            stdout=out,
+        )
+    assert "\n" not in str(raised.value)
+    summary = json.loads(out.getvalue())
+    assert summary["status"] == "failed" and summary["error"]["class"] == "internal"
+    assert "Python int" not in out.getvalue()
+    failed = [record for record in caplog.records if record.name == "syncs.engine"]
+    assert failed and not any(record.exc_info for record in failed)  # logged, without a traceback

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -39,6 +42,27 @@ def run_summary(run: SyncRun) -> dict[str, Any]:
     }
 
 
+class _WithoutTraceback(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info = record.exc_text = None
+        return True
+
+
+@contextlib.contextmanager
+def _one_line_errors(*, enabled: bool) -> Iterator[None]:
+    """While the run goes on here, the engine's log lines say what failed without a Python traceback (the
+    worker's logs keep theirs); ``--traceback`` shows it."""
+    if not enabled:
+        yield
+        return
+    engine_logger, quiet = logging.getLogger("syncs.engine"), _WithoutTraceback()
+    engine_logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        engine_logger.removeFilter(quiet)
+
+
 class Command(BaseCommand):
     help = "Sync a client file: queue a run for the workers, or with --wait run it here and print the result."
 
@@ -61,10 +85,14 @@ class Command(BaseCommand):
         with transaction.atomic():
             run, _ = sync_run_request(link=link, trigger=SyncRun.Trigger.MANUAL)
         if options["wait"]:
-            run = self._wait(run, options["timeout"])
+            with _one_line_errors(enabled=not options["traceback"]):
+                run = self._wait(run, options["timeout"])
         self.stdout.write(json.dumps(run_summary(run), indent=2, default=str))
         if run.status == SyncRun.Status.FAILED:
-            raise CommandError(run.error_message or "The sync failed.")
+            hint = (
+                "" if options["traceback"] or run.error_class != "internal" else " (--traceback shows where)"
+            )
+            raise CommandError((run.error_message or "The sync failed.") + hint)
 
     def _wait(self, run: SyncRun, timeout: int) -> SyncRun:
         deadline = time.monotonic() + timeout
@@ -74,11 +102,20 @@ class Command(BaseCommand):
                 # Runs it here unless a worker claimed it first (the claim is compare-and-set).
                 run = sync_run_execute(run_id=run.pk)
             except ProviderError as error:  # transient: back off and try again, like the worker would
+                if error.kind != "transient":
+                    raise
                 attempts += 1
                 if attempts > 5 or time.monotonic() > deadline:
                     raise CommandError(error.user_message) from error
                 time.sleep(min(60, 5 * 2**attempts))
                 continue
+            except Exception:
+                # An unexpected error: the engine recorded the run as failed and logged it; the operator
+                # gets the run's summary and its one-line message, like any other failure.
+                run.refresh_from_db()
+                if run.is_active:
+                    raise
+                return run
             if not run.is_active:
                 return run
             if time.monotonic() > deadline:
