@@ -9,10 +9,9 @@ STAMP := $(VENV)/.installed
 DEMO_HOST ?= 127.0.0.1
 DEMO_PORT ?= 8000
 SANDBOX_PORT ?= 8765
-APT_PACKAGES_TEST := postgresql redis-server chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint bench system-deps-test venv clean
+.PHONY: demo test lint bench system-deps-test system-deps-gettext venv clean messages catalogues-check catalogues-compile
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; }
@@ -23,9 +22,15 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# PostgreSQL, Redis and Chromium for the suite, from apt when any is missing.
+# GNU gettext compiles the translation catalogues (both commands) and regenerates them (make messages).
+system-deps-gettext:
+	@command -v msgfmt >/dev/null 2>&1 || { echo "Installing system packages: gettext"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext; }
+
+# PostgreSQL, Redis, Chromium and gettext for the suite, from apt when any is missing.
 system-deps-test:
 	@missing=""; \
+	  command -v msgfmt >/dev/null 2>&1 || missing="$$missing gettext"; \
 	  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	  command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	  test -x /usr/bin/chromium || missing="$$missing chromium"; \
@@ -39,10 +44,24 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
-test: system-deps-test $(STAMP) lint
+# The Dutch and French catalogues: `make test` fails when one is stale or incomplete (catalogues-check says
+# what to do: `make messages`, translate, commit the .po), and both commands compile them (.mo files are
+# never committed).
+catalogues-check: $(STAMP)
+	$(BIN)/python manage.py catalogues --check
+
+catalogues-compile: $(STAMP)
+	$(BIN)/python manage.py catalogues --compile
+
+# For developers: after marking or changing a user-facing string, regenerate the catalogues, translate.
+messages: system-deps-gettext $(STAMP)
+	$(BIN)/python manage.py catalogues --update
+	$(BIN)/python manage.py catalogues --compile
+
+test: system-deps-test $(STAMP) lint catalogues-check catalogues-compile
 	$(BIN)/python -m tests.services -- $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-demo: $(STAMP)
+demo: system-deps-gettext $(STAMP) catalogues-compile
 	$(BIN)/python manage.py migrate --noinput -v0
 	$(BIN)/python manage.py createcachetable
 	$(BIN)/python manage.py seed_demo

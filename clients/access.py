@@ -27,6 +27,7 @@ class Action(StrEnum):
     VIEW_CLIENT_FILE = "view_client_file"  # a client file: ledger, sync status and history
     LINK_CLIENT_FILE = "link_client_file"  # link a client file to a sync, change or remove the link
     SYNC_CLIENT_FILE = "sync_client_file"  # "Sync now"
+    MANAGE_FIRM = "manage_firm"  # the firm's settings, such as its default language
 
 
 _ROLE_ACTIONS: dict[str, frozenset[Action]] = {

@@ -45,3 +45,21 @@ class ThrottledAdminAuthenticationForm(ThrottledLoginMixin, AdminAuthenticationF
     """The admin's log-in form behind the same throttle."""
 
     error_messages = {**AdminAuthenticationForm.error_messages, **ThrottledLoginMixin.error_messages}
+
+
+class LanguageForm(forms.Form):
+    language = forms.ChoiceField(
+        label=_("Your language"),
+        required=False,
+        choices=[("", _("The firm’s default")), *settings.LANGUAGES],
+        help_text=_("The language of the portal’s pages, numbers and dates for you."),
+    )
+
+
+class FirmLanguageForm(forms.Form):
+    default_language = forms.ChoiceField(
+        label=_("The firm’s default language"),
+        required=False,
+        choices=[("", _("Each browser’s own")), *settings.LANGUAGES],
+        help_text=_("For the firm’s people who have not chosen a language themselves."),
+    )

@@ -19,6 +19,22 @@ AMOUNT_DECIMALS = 4
 AMOUNT_UNITS = 10**AMOUNT_DECIMALS
 
 
+def user_language(*, user: User) -> str:
+    """The language the user chose, else the default of their first firm that has one; "" for neither
+    (the browser's then). One query: it runs on every request."""
+    rows = (
+        User.objects.filter(pk=user.pk)
+        .values_list("profile__language", "memberships__firm__default_language")
+        .order_by("memberships__firm__name", "memberships__firm__pk")
+    )
+    own = ""
+    firm_default = ""
+    for chosen, default in rows:
+        own = own or chosen or ""
+        firm_default = firm_default or default or ""
+    return own or firm_default
+
+
 def membership_list_for_user(*, user: User) -> QuerySet[Membership]:
     return Membership.objects.filter(user=user).select_related("firm").order_by("firm__name")
 

@@ -5,12 +5,40 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email, validate_slug
 from django.db import transaction
+from django.utils.translation import gettext as _
 
-from .models import ClientFile, Firm, Membership, Role
+from .models import ClientFile, Firm, Membership, Profile, Role
+
+
+def _clean_language(language: str, *, field: str, blank_allowed: bool) -> str:
+    language = language.strip().lower()
+    if (language == "" and blank_allowed) or language in dict(settings.LANGUAGES):
+        return language
+    raise ValidationError(
+        {
+            field: _("Unknown language “%(language)s”; choose one of %(choices)s.")
+            % {"language": language, "choices": ", ".join(code for code, _name in settings.LANGUAGES)}
+        }
+    )
+
+
+def profile_language_set(*, user: User, language: str) -> Profile:
+    """The user's own language ("" to follow the firm's default, then the browser's)."""
+    language = _clean_language(language, field="language", blank_allowed=True)
+    profile, _created = Profile.objects.update_or_create(user=user, defaults={"language": language})
+    return profile
+
+
+def firm_default_language_set(*, firm: Firm, language: str) -> Firm:
+    """The language of the firm's people who chose none ("" for each browser's own)."""
+    firm.default_language = _clean_language(language, field="default_language", blank_allowed=True)
+    firm.save(update_fields=["default_language", "updated_at"])
+    return firm
 
 
 def _clean_text(value: str, *, field: str, max_length: int) -> str:

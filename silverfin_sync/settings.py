@@ -83,6 +83,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: the user's own language, else their firm's default, else the browser's.
+    "clients.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -104,6 +106,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
@@ -152,7 +155,14 @@ LOGIN_KNOWN_GOOD_SECONDS = env.int("LOGIN_KNOWN_GOOD_SECONDS", default=90 * 24 *
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 CLIENT_ADDRESS_HEADER = env.str("CLIENT_ADDRESS_HEADER", default="X-Forwarded-For")
 
-LANGUAGE_CODE = "en-gb"
+# Belgian accountants work in Dutch or French, some in English (README: "Languages"). The language is the
+# user's own, else their firm's default, else the browser's (clients/middleware.py); URLs carry none.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("nl", "Nederlands"), ("fr", "Français")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Belgian formats: 1.234,56 and 31/12/2024 in Dutch and French (Django's own nl writes 31-12-2024);
+# 1,234.56 and 31/12/2024 in English.
+FORMAT_MODULE_PATH = ["silverfin_sync.formats"]
 TIME_ZONE = "Europe/Brussels"
 USE_I18N = True
 USE_TZ = True

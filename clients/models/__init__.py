@@ -1,4 +1,4 @@
-from .firms import ClientFile, Firm, Membership, Role
+from .firms import ClientFile, Firm, Membership, Profile, Role
 from .ledger import Account, AccountBalance, Entry, EntryLine, FiscalYear, Journal, Period, Relation
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "Journal",
     "Membership",
     "Period",
+    "Profile",
     "Relation",
     "Role",
 ]

@@ -15,6 +15,8 @@ class Firm(models.Model):
 
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=60, unique=True, help_text="Used in URLs and operator commands.")
+    # The language of its people who chose none; blank: each browser's own.
+    default_language = models.CharField(max_length=10, blank=True, choices=settings.LANGUAGES)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -83,3 +85,14 @@ class Membership(models.Model):
     @property
     def sees_all_client_files(self) -> bool:
         return self.role in {Role.ADMIN, Role.STAFF}
+
+
+class Profile(models.Model):
+    """What a person chose for themselves: for now, the language of the portal (blank: the firm's default)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    language = models.CharField(max_length=10, blank=True, choices=settings.LANGUAGES)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Profile of {self.user}"

@@ -1,7 +1,8 @@
 """How the ledger and sync pages show amounts, durations and a run's counts.
 
-Amounts are shown the way accountants read them, independent of the browser's language: two decimals
-(rounded half up, as on paper), a comma between thousands, a minus sign in front of a negative amount.
+Amounts are shown the way accountants read them, in the reader's language: two decimals (rounded half
+up, as on paper), grouped thousands, a minus sign in front of a negative amount: 1.234,56 in Dutch and
+French as written in Belgium, 1,234.56 in English (silverfin_sync/formats/).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from django import template
 from django.urls import reverse
+from django.utils.formats import get_format
 from django.utils.html import format_html_join
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString
@@ -23,7 +25,20 @@ register = template.Library()
 CENT = Decimal("0.01")
 
 
-def format_money(value: Decimal | str | int | None) -> str:
+def separators() -> tuple[str, str]:
+    """The active language's (decimal, thousands) separators."""
+    return str(get_format("DECIMAL_SEPARATOR")), str(get_format("THOUSAND_SEPARATOR"))
+
+
+def _localised(english: str, seps: tuple[str, str]) -> str:
+    """A number written with Python's "," between thousands and "." before decimals, in ``seps``."""
+    if seps == (".", ","):
+        return english
+    decimal, thousands = seps
+    return english.replace(",", "\0").replace(".", decimal).replace("\0", thousands)
+
+
+def format_money(value: Decimal | str | int | None, seps: tuple[str, str] | None = None) -> str:
     if value is None or value == "":
         return ""
     try:
@@ -32,7 +47,15 @@ def format_money(value: Decimal | str | int | None) -> str:
         return str(value)
     if amount == 0:
         amount = abs(amount)  # never "-0.00"
-    return f"{amount:,.2f}"
+    return _localised(f"{amount:,.2f}", seps or separators())
+
+
+def format_count(value: int | str | None) -> str:
+    """A count with its thousands grouped: 12,345 in English, 12.345 in Dutch and French."""
+    try:
+        return _localised(f"{int(value or 0):,}", separators())
+    except (TypeError, ValueError):
+        return str(value)
 
 
 @register.filter
@@ -88,11 +111,8 @@ def stream_label(stream: str | None) -> str:
 
 @register.filter
 def number(value: int | str | None) -> str:
-    """A count with a comma between thousands: 12,345."""
-    try:
-        return f"{int(value or 0):,}"
-    except (TypeError, ValueError):
-        return str(value)
+    """A count with its thousands grouped in the reader's language: 12,345 or 12.345."""
+    return format_count(value)
 
 
 # Issues name what they are about in the engine's and the package's words; the pages use the accountant's.
@@ -115,6 +135,7 @@ def trial_balance_rows(trial_balance: Any, firm_slug: str, client_file_id: int, 
     # The account's id is the last path segment: reverse once with a placeholder id, then fill it in.
     link = reverse("account_lines", args=[firm_slug, client_file_id, 0]).rsplit("/0/", 1)[0] + "/"
     query = "?" + urlencode({"period": period})
+    seps = separators()
     return format_html_join(
         "\n",
         '<tr><td class="account-number"><a href="{}{}/{}">{}</a></td><td>{}</td>'
@@ -126,10 +147,10 @@ def trial_balance_rows(trial_balance: Any, firm_slug: str, client_file_id: int, 
                 query,
                 row.number,
                 row.name,
-                format_money(row.opening),
-                format_money(row.debit),
-                format_money(row.credit),
-                format_money(row.closing),
+                format_money(row.opening, seps),
+                format_money(row.debit, seps),
+                format_money(row.credit, seps),
+                format_money(row.closing, seps),
             )
             for row in trial_balance.rows
         ),

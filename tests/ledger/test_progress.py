@@ -105,7 +105,7 @@ def test_a_finished_run_shows_its_summary_and_stops_polling(client: Client, worl
     assert "hx-get" not in html
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
     assert (
-        f"Last sync {finished_at.astimezone(timezone.get_current_timezone()):%-d %b %Y %H:%M} : Succeeded"
+        f"Last sync {finished_at.astimezone(timezone.get_current_timezone()):%d/%m/%Y %H:%M} : Succeeded"
         in text
     )
     assert "took 2 min 5 s" in text

@@ -37,6 +37,8 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "logout": ("MMMMMM", "AAAAAA"),
     "home": ("AAAALA", "AAAALA"),
     "firm_overview": ("AAAFLN", "AAAFLN"),
+    "profile": ("AAAALA", "AAAALA"),
+    "language_switch": ("MMMMMM", "AAAAAA"),
     "syncs_tab": ("AAFFLN", "AAFFLN"),
     "sync_add": ("AFFFLN", "AFFFLN"),
     "sync_add_package": ("AFFFLN", "AFFFLN"),
