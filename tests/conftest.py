@@ -29,7 +29,19 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
+def _compile_catalogues() -> None:
+    """The compiled catalogues the pages are translated with, when missing or older than their .po (make
+    test compiles them too; this keeps a plain `pytest` run in Dutch and French as well)."""
+    import subprocess
+
+    for po in (Path(__file__).resolve().parent.parent / "locale").glob("*/LC_MESSAGES/*.po"):
+        mo = po.with_suffix(".mo")
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            subprocess.run(["msgfmt", "--check-format", "-o", str(mo), str(po)], check=True)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    _compile_catalogues()
     if config.pluginmanager.has_plugin("django") and not os.environ.get("DATABASE_URL"):
         pytest.exit(
             "DATABASE_URL is not set: run the suite with `make test` (or "
