@@ -32,9 +32,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from clients import ledger
-from clients.ledger import RefMaps, Rejected, UpsertCounts
-from clients.models import Account, FiscalYear, Period
-from clients.selectors import (
+from clients.ledger import (
+    RefMaps,
+    Rejected,
+    UpsertCounts,
     ledger_balance_sums,
     ledger_has_documents,
     ledger_ids_in_period,
@@ -42,11 +43,13 @@ from clients.selectors import (
     ledger_period_days,
     ledger_period_fingerprints,
 )
+from clients.ledger.streams import ENTRIES, LINES_KEY, MASTER_STREAMS, STREAMS, Stream
+from clients.models import Account, Period
 
 from .models import ClientLink, Connection, PeriodCheck, SyncCursor, SyncIssue, SyncRun
 from .prefetch import Prefetcher
 from .providers import ProviderError
-from .providers.winbooks_reader import STREAMS, PeriodIds, StreamPage, WinbooksReader
+from .providers.winbooks_reader import PeriodIds, StreamPage, WinbooksReader
 
 logger = logging.getLogger(__name__)
 
@@ -224,12 +227,12 @@ def _sync(state: RunState) -> None:
     state.progress["streams_total"] = len(STREAMS)
     for done, stream in enumerate(STREAMS):
         state.progress["streams_done"] = done
-        if stream == "entries":
+        if stream is ENTRIES:
             allowed_periods = _periods_in_range(state)
-        with _timed(state, "documents" if stream == "entries" else "master data"):
+        with _timed(state, "master data" if stream.is_master else "documents"):
             _read_stream(state, stream, allowed_periods)
     state.progress["streams_done"] = len(STREAMS)
-    if state.count("lines").created >= BULK_LOAD_LINES:
+    if state.count(LINES_KEY).created >= BULK_LOAD_LINES:
         ledger.ledger_refresh_statistics()  # the queries below, and the next syncs', plan on the new size
     with _timed(state, "deletes and gaps"):
         gone = _reconcile_master(state)
@@ -260,25 +263,26 @@ def _periods_in_range(state: RunState) -> list[uuid.UUID] | None:
     return list(kept.values_list("wow_id", flat=True))
 
 
-def _cursor(state: RunState, stream: str) -> SyncCursor:
-    return SyncCursor.objects.get_or_create(link=state.link, stream=stream)[0]
+def _cursor(state: RunState, stream: Stream) -> SyncCursor:
+    return SyncCursor.objects.get_or_create(link=state.link, stream=stream.key)[0]
 
 
-def _read_stream(state: RunState, stream: str, allowed_periods: list[uuid.UUID] | None) -> None:
+def _read_stream(state: RunState, stream: Stream, allowed_periods: list[uuid.UUID] | None) -> None:
     """Read what changed after the stream's cursor. A change WoW commits late, with a Modified behind the
     cursor, is not lost: it moves a version fingerprint, which the reconciliation steps compare."""
     cursor = _cursor(state, stream)
     after = (cursor.modified, cursor.last_id) if cursor.modified else None
-    state.progress.update({"stream": stream, "stream_pages": 0})
+    state.progress.update({"stream": stream.key, "stream_pages": 0})
+    documents = stream is ENTRIES
     # An empty ledger (a first sync) need not be asked, page by page, which documents it already holds.
-    assume_new = stream == "entries" and not ledger_has_documents(client_file_id=state.client_file_id)
+    assume_new = documents and not ledger_has_documents(client_file_id=state.client_file_id)
     pages = state.reader.changed(
-        stream, since=None, after=after, period_ids=allowed_periods, read_ahead=stream == "entries"
+        stream, since=None, after=after, period_ids=allowed_periods, read_ahead=documents
     )
     # Documents are nearly all of a sync's reading: the next pages are fetched while one is written.
     with (
-        Prefetcher(pages, name=f"sync-run-{state.run.pk}-{stream}")
-        if stream == "entries"
+        Prefetcher(pages, name=f"sync-run-{state.run.pk}-{stream.key}")
+        if documents
         else (contextlib.nullcontext(pages)) as ahead
     ):
         for page in ahead:
@@ -288,7 +292,7 @@ def _read_stream(state: RunState, stream: str, allowed_periods: list[uuid.UUID] 
 
 def _write_page(
     state: RunState,
-    stream: str,
+    stream: Stream,
     page: StreamPage,
     cursor: SyncCursor | None,
     *,
@@ -310,39 +314,25 @@ def _write_page(
     logger.debug("Run %s: %s page, %s written", state.run.pk, stream, written)
 
 
-def _upsert(state: RunState, stream: str, rows: list[Any], *, force: bool, assume_new: bool = False) -> int:
+def _upsert(
+    state: RunState, stream: Stream, rows: list[Any], *, force: bool, assume_new: bool = False
+) -> int:
     client_file_id, refs = state.client_file_id, state.refs
-    if stream == "fiscal_years":
-        counts = ledger.ledger_upsert_fiscal_years(client_file_id=client_file_id, rows=rows, force=force)
-        refs.fiscal_years = ledger._id_map(FiscalYear, client_file_id)
-    elif stream == "periods":
-        counts = ledger.ledger_upsert_periods(
-            client_file_id=client_file_id, rows=rows, refs=refs, force=force
+    if stream.is_master:
+        counts = ledger.ledger_upsert_master(
+            stream=stream, client_file_id=client_file_id, rows=rows, refs=refs, force=force
         )
-    elif stream == "journals":
-        counts = ledger.ledger_upsert_journals(
-            client_file_id=client_file_id, rows=rows, refs=refs, force=force
-        )
-    elif stream == "accounts":
-        counts = ledger.ledger_upsert_accounts(
-            client_file_id=client_file_id, rows=rows, refs=refs, force=force
-        )
-    elif stream in {"customers", "suppliers"}:
-        counts = ledger.ledger_upsert_relations(
-            client_file_id=client_file_id, rows=rows, refs=refs, force=force
-        )
-    else:
-        result = ledger.ledger_upsert_entries(
-            client_file_id=client_file_id, rows=rows, refs=refs, force=force, assume_new=assume_new
-        )
-        state.count("entries").add(result.entries)
-        state.count("lines").add(result.lines)
-        state.touched_periods |= result.touched_period_ids
-        state.touched_accounts |= result.touched_accounts
-        _record_rejections(state, result.rejected)
-        return result.entries.written + result.lines.written
-    state.count(stream).add(counts)
-    return counts.written
+        state.count(stream.key).add(counts)
+        return counts.written
+    result = ledger.ledger_upsert_entries(
+        client_file_id=client_file_id, rows=rows, refs=refs, force=force, assume_new=assume_new
+    )
+    state.count(ENTRIES.key).add(result.entries)
+    state.count(LINES_KEY).add(result.lines)
+    state.touched_periods |= result.touched_period_ids
+    state.touched_accounts |= result.touched_accounts
+    _record_rejections(state, result.rejected)
+    return result.entries.written + result.lines.written
 
 
 def _record_rejections(state: RunState, rejected: Iterable[Rejected]) -> None:
@@ -379,9 +369,6 @@ def _save_progress(state: RunState) -> None:
     run.save(update_fields=["progress", "counts", "api_calls", "api_calls_by_kind", "heartbeat_at"])
 
 
-MASTER_STREAMS = ("fiscal_years", "periods", "journals", "accounts", "customers", "suppliers")
-
-
 def _reconcile_master(state: RunState) -> dict[str, set[uuid.UUID]]:
     """Per kind of master data, compare WoW's (count, version sum) with the ledger's. Where they differ, diff
     the whole (id, version) lists: fetch what is missing or stale now, in dependency order, and return what
@@ -399,7 +386,7 @@ def _reconcile_master(state: RunState) -> dict[str, set[uuid.UUID]]:
         for page in state.reader.objects(stream, stale):
             _write_page(state, stream, page, None)
         if missing := set(ours) - set(wow):
-            gone[stream] = missing
+            gone[stream.key] = missing
     return gone
 
 
@@ -407,18 +394,18 @@ def _delete_master(state: RunState, gone: dict[str, set[uuid.UUID]]) -> None:
     """Remove master data WoW no longer has, dependants first, except what bookings still use: that is kept
     and reported as an issue instead of vanishing silently."""
     for stream in reversed(MASTER_STREAMS):
-        if not gone.get(stream):
+        if not gone.get(stream.key):
             continue
         with transaction.atomic():
             deleted, kept = ledger.ledger_delete_master(
-                client_file_id=state.client_file_id, stream=stream, wow_ids=gone[stream]
+                client_file_id=state.client_file_id, stream=stream, wow_ids=gone[stream.key]
             )
-            state.count(stream).deleted += deleted
+            state.count(stream.key).deleted += deleted
             _record_rejections(
                 state,
                 [
                     Rejected(
-                        entity=stream.rstrip("s").replace("_", " "),
+                        entity=stream.entity,
                         wow_id=str(obj.wow_id),
                         reference=str(obj),
                         problem="Deleted in WinbooksOnWeb, but the ledger still has bookings on it, so it is kept.",
@@ -531,9 +518,9 @@ def _diff_period_ids(
         deleted_lines, line_pairs = ledger.ledger_delete_lines(
             client_file_id=state.client_file_id, wow_ids=our_lines - wow.line_ids
         )
-        state.count("entries").add(entries)
-        state.count("lines").add(deleted_entry_lines)
-        state.count("lines").deleted += deleted_lines
+        state.count(ENTRIES.key).add(entries)
+        state.count(LINES_KEY).add(deleted_entry_lines)
+        state.count(LINES_KEY).deleted += deleted_lines
         state.touched_accounts |= entry_pairs | line_pairs
         state.touched_periods |= {period for period, _ in entry_pairs | line_pairs} | {period_pk}
         if lines:
@@ -552,7 +539,7 @@ def _diff_period_ids(
     )
     if missing_entries:
         for page in state.reader.entries(ids=missing_entries):
-            _write_page(state, "entries", page, None, force=True)
+            _write_page(state, ENTRIES, page, None, force=True)
 
 
 def _prove_and_heal(state: RunState) -> list[PeriodCheck]:
@@ -702,7 +689,7 @@ def _heal_period(state: RunState, period: Period) -> None:
     logger.info("Run %s: period %s does not tie out; reading it again whole", state.run.pk, period.key)
     state.progress.update({"stream": "heal", "period": period.key})
     for page in state.reader.entries(period_id=period.wow_id):
-        _write_page(state, "entries", page, None, force=True)
+        _write_page(state, ENTRIES, page, None, force=True)
     _reconcile_period_ids(state, period.wow_id)
     state.touched_periods.add(period.pk)
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 
+from clients.ledger.streams import Stream
 from clients.models import Entry, EntryLine
 from syncs.engine import sync_run_execute
 from syncs.models import AuditEvent, ClientLink, Connection, SyncCursor, SyncIssue, SyncRun
@@ -49,8 +50,8 @@ class ExpiringReader(WinbooksReader):
         self.company_code, self.client = base.company_code, base.client
         self._stream, self._hook = stream, hook
 
-    def changed(self, stream: str, **kwargs: Any) -> Any:
-        if stream == self._stream and self._hook is not None:
+    def changed(self, stream: Stream, **kwargs: Any) -> Any:
+        if stream.key == self._stream and self._hook is not None:
             self._hook()
             self._hook = None
         return super().changed(stream, **kwargs)
