@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -368,3 +370,43 @@ def client_link_remove(*, client_file: ClientFile, actor: User | None) -> Client
             summary=f"Unlinked “{client_file.name}” from company {link.company_code}.",
         )
     return link
+
+
+@dataclass(frozen=True)
+class SyncNowOutcome:
+    """What a "Sync now" over several client files did, to tell the user in one sentence."""
+
+    queued: int = 0
+    already_active: int = 0
+    not_linked: int = 0
+    needs_reconnect: int = 0
+
+
+def client_files_sync_now(
+    *, firm: Firm, client_file_ids: Iterable[int], actor: User | None
+) -> SyncNowOutcome:
+    """Request a "Sync now" run for each of these client files of ``firm``: one run per linked file whose
+    connection works; a file with a run queued or running keeps that run (one active run per link, so
+    pressing twice, or two people at once, queue nothing more)."""
+    from .runs import sync_run_request
+
+    wanted = set(client_file_ids)
+    links = list(
+        ClientLink.objects.filter(firm=firm, client_file_id__in=wanted, unlinked_at__isnull=True)
+        .select_related("connection")
+        .order_by("client_file_id")
+    )
+    queued = already = needs_reconnect = 0
+    for link in links:
+        if not link.connection.is_usable:
+            needs_reconnect += 1
+            continue
+        _, created = sync_run_request(link=link, trigger=SyncRun.Trigger.MANUAL, requested_by=actor)
+        queued += created
+        already += not created
+    return SyncNowOutcome(
+        queued=queued,
+        already_active=already,
+        not_linked=len(wanted) - len(links),
+        needs_reconnect=needs_reconnect,
+    )
