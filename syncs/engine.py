@@ -44,7 +44,7 @@ from clients.ledger import (
     ledger_period_fingerprints,
 )
 from clients.ledger.streams import ENTRIES, LINES_KEY, MASTER_STREAMS, STREAMS, Stream
-from clients.models import Account, Period
+from clients.models import Account, Entry, Period
 
 from .models import ClientLink, Connection, PeriodCheck, SyncCursor, SyncIssue, SyncRun
 from .prefetch import Prefetcher
@@ -80,6 +80,10 @@ class RunState:
     # the proof compares the first account by account, the second on every account.
     touched_accounts: set[tuple[int, int | None]] = field(default_factory=set)
     full_check_periods: set[int] = field(default_factory=set)
+    # Periods before the link's start date (their documents are removed, never proven against WoW), and
+    # in-range periods where neither WoW nor the ledger has a document (proven empty without a call).
+    excluded_periods: set[int] = field(default_factory=set)
+    empty_periods: set[int] = field(default_factory=set)
     issues: int = 0
     reported: set[tuple[str, str, str]] = field(default_factory=set)
     progress: dict[str, Any] = field(default_factory=dict)
@@ -242,6 +246,8 @@ def _sync(state: RunState) -> None:
         _delete_master(state, gone)
     with _timed(state, "balances and proof"):
         checks = _prove_and_heal(state)
+        checks += _record_empty_periods(state)
+    _drop_issues_the_ledger_contradicts(state)
     reconciled = None if not checks else all(check.ties_out for check in checks)
     status = (
         SyncRun.Status.SUCCEEDED
@@ -270,6 +276,8 @@ def _cursor(state: RunState, stream: Stream) -> SyncCursor:
 def _read_stream(state: RunState, stream: Stream, allowed_periods: list[uuid.UUID] | None) -> None:
     """Read what changed after the stream's cursor. A change WoW commits late, with a Modified behind the
     cursor, is not lost: it moves a version fingerprint, which the reconciliation steps compare."""
+    if allowed_periods is not None and not allowed_periods:
+        return  # no fiscal year starts on or after the link's start date: no document to read
     cursor = _cursor(state, stream)
     after = (cursor.modified, cursor.last_id) if cursor.modified else None
     state.progress.update({"stream": stream.key, "stream_pages": 0})
@@ -441,6 +449,82 @@ def _detect_entry_gaps(state: RunState, allowed_periods: list[uuid.UUID] | None)
     ]
     for period in sorted(suspects):
         _reconcile_period_ids(state, period, expected=_fingerprint(wow.get(period)))
+    if in_range is not None:
+        # The start date moved later: what the ledger still holds before it goes.
+        for period in sorted(p for p in ours if p not in in_range and p in period_pk):
+            _remove_period_documents(state, period_pk[period])
+        state.excluded_periods = {pk for wow_id, pk in period_pk.items() if wow_id not in in_range}
+    nothing = _fingerprint(None)
+    state.empty_periods = {
+        pk
+        for wow_id, pk in period_pk.items()
+        if (in_range is None or wow_id in in_range)
+        and _fingerprint(wow.get(wow_id)) == nothing
+        and _fingerprint(ours.get(wow_id)) == nothing
+    }
+
+
+def _remove_period_documents(state: RunState, period_pk: int) -> None:
+    """Remove a period's documents from the ledger (a period before the link's start date)."""
+    documents, _ = ledger_ids_in_period(
+        client_file_id=state.client_file_id, period_id=period_pk, with_lines=False
+    )
+    with transaction.atomic():
+        entries, lines, pairs = ledger.ledger_delete_entries(
+            client_file_id=state.client_file_id, wow_ids=set(documents)
+        )
+        state.count("entries").add(entries)
+        state.count("lines").add(lines)
+        state.touched_accounts |= pairs
+        state.touched_periods |= {period for period, _ in pairs} | {period_pk}
+        state.full_check_periods.add(period_pk)
+        _save_progress(state)
+
+
+def _record_empty_periods(state: RunState) -> list[PeriodCheck]:
+    """A period neither WoW nor the ledger has a document in is proven too ("nothing booked, as in
+    WinbooksOnWeb"), once: when no run has checked it yet. A run that touched it has proven it already."""
+    empty = state.empty_periods - state.touched_periods
+    if not empty:
+        return []
+    checked = set(
+        PeriodCheck.objects.filter(run__client_file_id=state.client_file_id, period_id__in=empty).values_list(
+            "period_id", flat=True
+        )
+    )
+    checks = [
+        PeriodCheck(run=state.run, period=period, period_key=period.key, ties_out=True, line_count=0)
+        for period in Period.objects.filter(pk__in=empty - checked)
+    ]
+    PeriodCheck.objects.bulk_create(checks)
+    return checks
+
+
+def _drop_issues_the_ledger_contradicts(state: RunState) -> None:
+    """A document rejected once in this run (a bad answer) and written whole later in the same run (the gap
+    check or a heal read it again) is in the ledger as WoW has it: its issue would say the opposite of the
+    ledger, so it goes (logged for the team)."""
+    if not state.issues or state.run.started_at is None:
+        return
+    rejected = SyncIssue.objects.filter(run=state.run, entity__in=[ENTRIES.entity, "entry"])
+    wow_ids = {issue.wow_id: issue.pk for issue in rejected}
+    valid = {}
+    for wow_id, pk in wow_ids.items():
+        with contextlib.suppress(ValueError):
+            valid[uuid.UUID(wow_id)] = pk
+    if not valid:
+        return
+    started = SyncRun.objects.filter(pk=state.run.pk).values_list("started_at", flat=True).get()
+    written = Entry.objects.filter(
+        client_file_id=state.client_file_id, wow_id__in=list(valid), synced_at__gte=started
+    ).values_list("wow_id", flat=True)
+    stale = [valid[wow_id] for wow_id in written]
+    if stale:
+        logger.info(
+            "Run %s: %s document(s) rejected once were read correctly later", state.run.pk, len(stale)
+        )
+        deleted, _ = SyncIssue.objects.filter(pk__in=stale).delete()
+        state.issues -= deleted
 
 
 Fingerprint = tuple[int, Decimal, int, int]
@@ -555,7 +639,7 @@ def _prove_and_heal(state: RunState) -> list[PeriodCheck]:
     touched = set(state.touched_periods)
     state.progress.update({"stream": "proof", "stream_pages": 0})
     _save_progress(state)
-    periods = {p.pk: p for p in Period.objects.filter(pk__in=state.touched_periods)}
+    periods = {p.pk: p for p in Period.objects.filter(pk__in=state.touched_periods - state.excluded_periods)}
     # A few periods at a time: WoW's and the ledger's sums per (period, account) for every period of a
     # large first sync (70 periods × 2,000 accounts) were the part of its peak memory that grew with size.
     differences: dict[int, list[Difference]] = {}

@@ -18,10 +18,11 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from clients.models import ClientFile, Firm
 
-from .models import AuditEvent, ClientLink, Connection, SyncRun
+from .models import AuditEvent, ClientLink, Connection, SyncCursor, SyncRun
 from .providers import ProviderError, get_provider
 
 logger = logging.getLogger(__name__)
@@ -269,8 +270,8 @@ def client_link_set(
     current = ClientLink.objects.filter(client_file=client_file, unlinked_at__isnull=True).first()
     if current and current.connection_id == connection.pk and current.company_code == company_code:
         if current.start_date != start_date:
-            current.start_date = start_date
-            current.save(update_fields=["start_date"])
+            _check_start_date(connection=connection, company_code=company_code, start_date=start_date)
+            return _client_link_move_start(link=current, start_date=start_date, actor=actor)
         return current
     taken = (
         ClientLink.objects.filter(
@@ -287,12 +288,7 @@ def client_link_set(
                 f"“{taken.client_file.name}” ({taken.client_file.file_code})."
             }
         )
-    try:
-        get_provider(connection.provider).check_company(
-            connection_id=connection.pk, company_code=company_code
-        )
-    except ProviderError as error:
-        raise _provider_failure(error, field="company_code" if error.kind == "config" else None) from error
+    _check_start_date(connection=connection, company_code=company_code, start_date=start_date)
 
     from .runs import sync_run_request
     from .schedule import next_nightly
@@ -341,6 +337,66 @@ def client_link_set(
             {"company_code": "This client file or company code was linked by someone else just now; reload."}
         ) from error
     return link
+
+
+def _check_start_date(*, connection: Connection, company_code: str, start_date: dt.date | None) -> None:
+    """The company answers with the firm's credentials, and a start date is the first day of one of its
+    fiscal years (a date inside a year would leave that year out, with nothing saying so)."""
+    try:
+        starts = get_provider(connection.provider).check_company(
+            connection_id=connection.pk, company_code=company_code
+        )
+    except ProviderError as error:
+        raise _provider_failure(error, field="company_code" if error.kind == "config" else None) from error
+    if start_date is None or start_date in starts:
+        return
+    if not starts:
+        message = _("WinbooksOnWeb has no fiscal year for {code} yet; leave “Do not sync before” empty.")
+    else:
+        message = _(
+            "{date} is not the first day of a fiscal year of {code}. Its fiscal years start on {starts}; "
+            "choose one of these, or leave the field empty to sync every year."
+        )
+    raise ValidationError(
+        {
+            "start_date": message.format(
+                date=start_date.isoformat(),
+                code=company_code,
+                starts=", ".join(start.isoformat() for start in starts),
+            )
+        }
+    )
+
+
+def _client_link_move_start(
+    *, link: ClientLink, start_date: dt.date | None, actor: User | None
+) -> ClientLink:
+    """Change only the start date: audited, and a sync queued that reads the documents again from the new
+    start (the engine removes what is now before it, and fetches what the ledger lacks after it)."""
+    from .runs import sync_run_request
+
+    before = link.start_date
+    with transaction.atomic():
+        locked = ClientLink.objects.select_for_update().select_related("connection").get(pk=link.pk)
+        locked.start_date = start_date
+        locked.save(update_fields=["start_date"])
+        # Documents before the old start were never read: the documents' cursor starts again (unchanged
+        # documents are skipped by their version, so this costs reading, not writing).
+        SyncCursor.objects.filter(link=locked, stream="entries").update(modified=None, last_id="")
+        audit_record(
+            firm=locked.firm,
+            actor=actor,
+            action=AuditEvent.Action.RELINKED,
+            connection=locked.connection,
+            client_file=locked.client_file,
+            summary=_("Changed “Do not sync before” of “{name}” from {before} to {after}.").format(
+                name=locked.client_file.name,
+                before=before.isoformat() if before else _("none"),
+                after=start_date.isoformat() if start_date else _("none"),
+            ),
+        )
+        sync_run_request(link=locked, trigger=SyncRun.Trigger.MANUAL, requested_by=actor)
+    return locked
 
 
 def client_link_remove(*, client_file: ClientFile, actor: User | None) -> ClientLink | None:
