@@ -4,23 +4,20 @@ or doubled, and the ledger ends exactly equal to the sandbox. Each test starts a
 
 from __future__ import annotations
 
-import time
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from syncs.engine import sync_run_execute
 from syncs.models import ClientLink, SyncRun
-from syncs.providers import ProviderError
 from syncs.runs import QUEUE_NOW, _enqueue
 from syncs.schedule import sync_dispatch_due
 from tests.fixtures import FirmWorld
 
-from .helpers import Sleeps, connect_and_link, fault, make_reader
+from .helpers import connect_and_link, fault, past
 from .test_faults import ENTRIES_PATH, assert_exact
-from .workers import purge_broker, reconnect_database, restart_redis, wait_for, worker
+from .workers import broker_messages, purge_broker, reconnect_database, restart_redis, wait_for, worker
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -81,8 +78,9 @@ def test_the_same_task_delivered_twice_has_one_effect(
     _enqueue(run.pk, QUEUE_NOW)
     with worker(tmp_path / "worker.log") as one:
         done = wait_for(lambda: finished(run.pk), what="the run to end")
-        time.sleep(1.5)  # let the worker take the other two deliveries
-        assert "not claimed" in one.output() or one.output().count("succeeded") >= 3, one.output()
+        # The two other deliveries reach the worker and are turned away by the claim, asking WoW nothing.
+        wait_for(lambda: one.count(f"Run {run.pk} not claimed") == 2, what="the other two deliveries")
+        assert (one.count("] received"), one.count("] succeeded")) == (3, 3), one.output()
     assert done.status == SyncRun.Status.SUCCEEDED, done.error_message
     again = SyncRun.objects.get(pk=run.pk)
     assert (again.attempt, again.finished_at, again.api_calls) == (1, done.finished_at, done.api_calls)
@@ -109,6 +107,10 @@ def test_postgresql_restarted_mid_run_is_recovered_and_the_result_is_exact(
         reconnect_database()
         done = wait_for(lambda: finished(run.pk, dispatch=True), what="the run to be recovered")
         assert done.status == SyncRun.Status.SUCCEEDED, (done.error_message, one.output())
+        # Interrupted by the restart and put back in the queue by its worker, then taken again: not finished
+        # before the restart, and not recovered by the (600 s) stale-heartbeat takeover.
+        assert one.count(f"Run {run.pk}: database connection lost; retrying") == 1, one.output()
+    assert done.attempt == 2
     assert SyncRun.objects.filter(link=link).count() == 1
     assert_exact(link, wow_sandbox)
 
@@ -119,30 +121,37 @@ def test_redis_restarted_while_runs_are_queued_loses_none_and_doubles_none(
     wow_sandbox.control(
         "POST", "folders", {"code": "SECOND_BV", "kind": "demo", "grant": [wow_sandbox.TESTER]}
     )
-    links = [
-        connect_and_link(world, wow_sandbox),
-        connect_and_link(world, wow_sandbox, client_file=world.other_file, code="SECOND_BV"),
-    ]
-    runs = [run_of(link) for link in links]
-    # The first run already started once and went back to the queue on a transient error (its retry is a
-    # message in the broker too); the second was never started.
-    fault(wow_sandbox, path_contains=ENTRIES_PATH, kind="status", status=503, count=10)
-    with pytest.raises(ProviderError):
-        sync_run_execute(run_id=runs[0].pk, reader=make_reader(links[0], sleep=Sleeps()))
-    wow_sandbox.control("DELETE", "faults")
-    assert SyncRun.objects.get(pk=runs[0].pk).status == SyncRun.Status.QUEUED
-    restart_redis()  # every message in the broker is gone
-    time.sleep(1.1)  # older than SYNC_REQUEUE_AFTER_SECONDS (1 s here)
-    with worker(tmp_path / "worker.log") as one:
-        time.sleep(1.5)
-        assert all(SyncRun.objects.get(pk=r.pk).status == SyncRun.Status.QUEUED for r in runs)  # really lost
-        for run in runs:
+    first = connect_and_link(world, wow_sandbox)
+    waiting = run_of(first)
+    # A worker starts the first run; WoW asks it to come back in five minutes, so the run goes back to the
+    # queue and the task's retry waits in the broker.
+    fault(wow_sandbox, path_contains=ENTRIES_PATH, kind="status", status=429, retry_after=300, count=1)
+    with worker(tmp_path / "worker1.log") as one:
+        wait_for(
+            lambda: one.count(f"Run {waiting.pk}: transient error, retry 1 in 300 s"),
+            what="the first run to wait for its retry",
+        )
+    assert SyncRun.objects.get(pk=waiting.pk).status == SyncRun.Status.QUEUED
+    # The second run is queued and never started.
+    second = connect_and_link(world, wow_sandbox, client_file=world.other_file, code="SECOND_BV")
+    never_started = run_of(second)
+    assert broker_messages() >= 2  # the retry and the second run's message
+    restart_redis()
+    assert broker_messages() == 0  # every message is gone
+    # Both are older than SYNC_REQUEUE_AFTER_SECONDS: the dispatcher sends them again.
+    SyncRun.objects.filter(pk__in=[waiting.pk, never_started.pk]).update(
+        queued_at=past(5), heartbeat_at=past(5)
+    )
+    with worker(tmp_path / "worker2.log") as two:
+        for run in (waiting, never_started):
             done = wait_for(partial(finished, run.pk, dispatch=True), what="the queued runs to be re-sent")
-            assert done.status == SyncRun.Status.SUCCEEDED, (done.error_message, one.output())
-    for link in links:
+            assert done.status == SyncRun.Status.SUCCEEDED, (done.error_message, two.output())
+    assert SyncRun.objects.get(pk=waiting.pk).attempt == 2  # the interrupted attempt, then the recovery
+    assert SyncRun.objects.get(pk=never_started.pk).attempt == 1
+    for link in (first, second):
         assert SyncRun.objects.filter(link=link).count() == 1
-    assert_exact(links[0], wow_sandbox)
-    assert_ledger_equals_second(links[1], wow_sandbox)
+    assert_exact(first, wow_sandbox)
+    assert_ledger_equals_second(second, wow_sandbox)
 
 
 def assert_ledger_equals_second(link: ClientLink, sandbox: Any) -> None:

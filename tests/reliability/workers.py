@@ -32,6 +32,13 @@ def purge_broker() -> None:
     redis.Redis.from_url(os.environ["CELERY_BROKER_URL"]).flushdb()
 
 
+def broker_messages() -> int:
+    """Messages the broker holds: waiting in the queues, or delivered and not yet acknowledged (a retry
+    waiting for its countdown is held unacknowledged)."""
+    broker = redis.Redis.from_url(os.environ["CELERY_BROKER_URL"])
+    return int(broker.llen("syncs") + broker.llen("syncs-now") + broker.hlen("unacked"))
+
+
 class Worker:
     def __init__(self, log: Path, **env: str) -> None:
         self.log = log
@@ -84,6 +91,10 @@ class Worker:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")[-4000:]
+
+    def count(self, text: str) -> int:
+        """How many times ``text`` occurs in the whole log (task receipts, the product's log lines)."""
+        return self.log.read_text(errors="replace").count(text)
 
 
 @contextlib.contextmanager
