@@ -6,17 +6,28 @@ Reference: docs/winbooks-api.md.
 from __future__ import annotations
 
 from .auth import TokenSet
-from .client import DEFAULT_API_URL, DEFAULT_TIMEOUT, RefreshCoordinator, WinbooksClient, exchange_token
+from .client import (
+    DEFAULT_API_URL,
+    DEFAULT_DEADLINE,
+    DEFAULT_TIMEOUT,
+    INTERACTIVE_LIMITS,
+    Limits,
+    RefreshCoordinator,
+    WinbooksClient,
+    exchange_token,
+)
 from .dates import format_date, parse_date
 from .entities import ENTITIES, Entity, entity
 from .exceptions import (
     WinbooksAuthError,
     WinbooksBadPayload,
     WinbooksBadRequest,
+    WinbooksDeadlineExceeded,
     WinbooksError,
     WinbooksForbidden,
     WinbooksNotFound,
     WinbooksRateLimited,
+    WinbooksTooLarge,
     WinbooksTransientError,
     WinbooksUnreachable,
 )
@@ -61,8 +72,10 @@ from .records import (
 
 __all__ = [
     "DEFAULT_API_URL",
+    "DEFAULT_DEADLINE",
     "DEFAULT_TIMEOUT",
     "ENTITIES",
+    "INTERACTIVE_LIMITS",
     "RECORD_TYPES",
     "BookPeriod",
     "BookYear",
@@ -73,6 +86,7 @@ __all__ = [
     "GLTrans",
     "GLTransHeader",
     "Journal",
+    "Limits",
     "Operator",
     "Order",
     "Page",
@@ -89,10 +103,12 @@ __all__ = [
     "WinbooksBadPayload",
     "WinbooksBadRequest",
     "WinbooksClient",
+    "WinbooksDeadlineExceeded",
     "WinbooksError",
     "WinbooksForbidden",
     "WinbooksNotFound",
     "WinbooksRateLimited",
+    "WinbooksTooLarge",
     "WinbooksTransientError",
     "WinbooksUnreachable",
     "and_",

@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import random as _random
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Final, TypeVar
@@ -37,22 +38,36 @@ from .exceptions import (
     WinbooksAuthError,
     WinbooksBadPayload,
     WinbooksBadRequest,
+    WinbooksDeadlineExceeded,
     WinbooksError,
     WinbooksForbidden,
     WinbooksNotFound,
     WinbooksRateLimited,
+    WinbooksTooLarge,
     WinbooksTransientError,
     WinbooksUnreachable,
 )
 from .pagination import Key, Page, decoded_key, deep_merge, keyset_query, merge_chunks, record_key
 from .query import Condition, Query
 from .records import Record
+from .transport import AnswerTooLarge, DeadlinePassed, Exchange, bounded_session, read_body
 
-__all__ = ["DEFAULT_API_URL", "DEFAULT_TIMEOUT", "RefreshCoordinator", "WinbooksClient", "exchange_token"]
+__all__ = [
+    "DEFAULT_API_URL",
+    "DEFAULT_DEADLINE",
+    "DEFAULT_TIMEOUT",
+    "INTERACTIVE_LIMITS",
+    "Limits",
+    "RefreshCoordinator",
+    "WinbooksClient",
+    "exchange_token",
+]
 
 DEFAULT_API_URL: Final = "https://rapi.winbooksonweb.be"
-#: (connect, read) seconds.
+#: (connect, read) seconds: how long one socket operation may wait.
 DEFAULT_TIMEOUT: Final = (5.0, 60.0)
+#: Seconds one HTTP exchange (request sent, whole answer read) may take, however the server paces it.
+DEFAULT_DEADLINE: Final = 120.0
 USER_AGENT: Final = "silverfin-sync-winbooks-client/1"
 
 #: ``coordinator(stale_tokens, do_refresh) -> tokens to use``; ``do_refresh(tokens)`` performs the HTTP
@@ -65,6 +80,50 @@ logger = logging.getLogger(__name__)
 _JSON = "application/json"
 _TOKEN_PATH = "/OAuth20/Token"
 _ERROR_TEXT_LIMIT = 2000
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one call may cost, whatever the server does (docs/winbooks-api.md, "Limits").
+
+    A *call* is one request and its ContinuePath continuations; an *exchange* is one HTTP request and its
+    answer. ``deadline`` bounds an exchange's wall-clock time (headers and body, however slowly they come),
+    ``max_answer_bytes`` one answer's size (decoded), ``max_chunks``/``max_call_bytes`` a ContinuePath chain,
+    ``max_call_seconds`` a whole call, sleeps between retries included. ``max_retry_after`` clamps what a
+    server may ask us to wait (a longer ``Retry-After`` is read as this).
+    """
+
+    deadline: float = DEFAULT_DEADLINE
+    max_answer_bytes: int = 32 * 1024 * 1024
+    max_chunks: int = 2_000
+    max_call_bytes: int = 128 * 1024 * 1024
+    max_call_seconds: float = 900.0
+    max_retry_after: float = 6 * 3600.0
+
+    def __post_init__(self) -> None:
+        for name in ("deadline", "max_answer_bytes", "max_chunks", "max_call_bytes", "max_call_seconds"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0")
+        if not 0 <= self.max_retry_after < float("inf"):
+            raise ValueError("max_retry_after must be finite and >= 0")
+
+
+#: For calls made while a person waits on a page (connect, reconnect, link): a few seconds, no retries.
+INTERACTIVE_LIMITS: Final = Limits(deadline=8.0, max_call_seconds=8.0)
+
+
+class _Call:
+    """The running totals of one call (a request and its ContinuePath continuations)."""
+
+    __slots__ = ("bytes", "chunks", "retries", "started")
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.chunks = 0
+        self.bytes = 0
+        # Shared by the call's exchanges (continuations, the re-send after a token refresh): a server that
+        # fails every other answer cannot make a call retry without end.
+        self.retries = 0
 
 
 def _utcnow() -> datetime:
@@ -94,6 +153,10 @@ class WinbooksClient:
     exponential backoff and jitter. 400, 403, 404 and a 401 after a refresh are never retried. Token
     requests are only repeated when the server cannot have consumed the single-use grant (429, 503,
     connection never established).
+
+    Every call is bounded by ``limits`` (see ``Limits``): an exchange past its deadline raises
+    ``WinbooksDeadlineExceeded`` and is not retried here (the server is too slow now; the caller decides
+    when to try again), an answer or a chain too large raises ``WinbooksTooLarge``, never retried.
     """
 
     def __init__(
@@ -113,7 +176,7 @@ class WinbooksClient:
         retry_after_cap: float = 60.0,
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
-        max_chunks: int = 10_000,
+        limits: Limits | None = None,
     ) -> None:
         if not api_url.startswith(("https://", "http://")):
             raise ValueError("api_url must start with https:// or http://")
@@ -127,7 +190,7 @@ class WinbooksClient:
         self._on_tokens_refreshed = on_tokens_refreshed
         self._refresh_coordinator = refresh_coordinator
         self._own_session = session is None
-        self._session = session if session is not None else requests.Session()
+        self._session = session if session is not None else bounded_session()
         self._timeout = timeout
         self._max_retries = max_retries
         self._sleep = sleep
@@ -136,7 +199,7 @@ class WinbooksClient:
         self._retry_after_cap = retry_after_cap
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
-        self._max_chunks = max_chunks
+        self._limits = limits or Limits()
         #: Every HTTP request made (token calls, retries and ContinuePath continuations included).
         self.api_calls = 0
         #: The same count per kind: "token", "get", "list", "criteria".
@@ -333,7 +396,7 @@ class WinbooksClient:
         page_size: int = 500,
         max_level: int = 1,
         conditions: Sequence[Condition] = (),
-        decode: Callable[[Sequence[bytes]], list[Any] | None] | None = None,
+        decode: Callable[[Iterable[bytes]], list[Any] | None] | None = None,
     ) -> Iterator[Page]:
         """Reference: docs/winbooks-api.md, "How the engine reads" (Changed since a cursor, keyset-paged).
 
@@ -345,8 +408,9 @@ class WinbooksClient:
         ``WinbooksBadPayload`` rather than looping.
 
         With ``decode`` (e.g. ``documents.decode_documents``), each answer's chunk bodies are first given to
-        it: when it answers objects (with ``id`` and ``modified`` attributes), the page holds those
-        (``decoded``); when it answers ``None``, the page holds the usual parsed dicts.
+        it, as they come: when it answers objects (with ``id`` and ``modified`` attributes), the page holds
+        those (``decoded``); when it answers ``None``, the request is sent again and the page holds the
+        usual parsed dicts (the bodies are not kept for that rare case).
         """
         key = after
         previous_ids: set[str] = set()
@@ -358,15 +422,14 @@ class WinbooksClient:
             if decode is None:
                 rows = self.execute_criteria(folder, query)
             else:
-                url, answers = self._criteria_answers(folder, query)
-                decoded = decode([answer.content for answer in answers])
-                if decoded is not None:
-                    rows = decoded
-                else:
-                    secrets = self._secrets()
-                    parsed = (self._json(answer, "POST", url, secrets) for answer in answers)
-                    rows = list(merge_chunks(self._lists(parsed, "POST", url)))
-                del answers  # the bodies are not kept while the page waits to be read
+                # Each chunk is decoded as it comes and its body dropped: one call's bodies are never all
+                # held. An answer the decoder does not take plainly is asked again and parsed the usual way.
+                bodies = self._criteria_bodies(folder, query)
+                try:
+                    decoded = decode(bodies)
+                finally:
+                    bodies.close()
+                rows = decoded if decoded is not None else self.execute_criteria(folder, query)
             if rows:
                 keyed = record_key if decoded is None else decoded_key
                 new_key = keyed(rows[-1])
@@ -386,11 +449,12 @@ class WinbooksClient:
             if len(rows) < page_size:
                 return
 
-    def _criteria_answers(self, folder: str, query: Query) -> tuple[str, list[requests.Response]]:
-        """The answers to one ExecuteCriteria request and its ContinuePath continuations, unparsed."""
+    def _criteria_bodies(self, folder: str, query: Query) -> Generator[bytes]:
+        """The bodies of one ExecuteCriteria request and its ContinuePath continuations, one at a time."""
         url = self._route(query.plural, None, folder, max_level=query.max_level, action="ExecuteCriteria")
         body = dumps(query.to_json()).encode("utf-8")
-        return url, list(self._responses("criteria", "POST", url, body))
+        for response in self._responses("criteria", "POST", url, body):
+            yield response.content
 
     def _route(
         self, om: str, code: str | None, folder: str, *, max_level: int, action: str | None = None
@@ -426,18 +490,25 @@ class WinbooksClient:
             yield self._json(response, method, url, self._secrets())
 
     def _responses(self, kind: str, method: str, url: str, body: bytes | None) -> Iterator[requests.Response]:
-        """The answers to one request and its ContinuePath continuations."""
+        """The answers to one request and its ContinuePath continuations, within the call's limits."""
+        call = _Call()
         continue_path: str | None = None
-        for _ in range(self._max_chunks):
-            response = self._data_request(kind, method, url, body, continue_path)
-            yield response
+        while True:
+            if call.chunks >= self._limits.max_chunks:
+                raise WinbooksTooLarge(
+                    f"WinbooksOnWeb kept answering in more than {self._limits.max_chunks} ContinuePath chunks",
+                    method=method,
+                    url=url,
+                )
+            response = self._data_request(kind, method, url, body, continue_path, call)
+            call.chunks += 1
             continue_path = response.headers.get("ContinuePath") or None
+            yield response
             if continue_path is None:
                 return
-        raise WinbooksBadPayload(f"more than {self._max_chunks} ContinuePath chunks", method=method, url=url)
 
     def _data_request(
-        self, kind: str, method: str, url: str, body: bytes | None, continue_path: str | None
+        self, kind: str, method: str, url: str, body: bytes | None, continue_path: str | None, call: _Call
     ) -> requests.Response:
         tokens = self._require_tokens()
         refreshed = False
@@ -451,7 +522,7 @@ class WinbooksClient:
             if continue_path is not None:
                 headers["ContinuePath"] = continue_path
             secrets = self._secrets(tokens)
-            response = self._http(kind, method, url, headers=headers, data=body, secrets=secrets)
+            response = self._http(kind, method, url, headers=headers, data=body, secrets=secrets, call=call)
             if response.status_code == 401:
                 if refreshed:
                     raise WinbooksAuthError(
@@ -479,25 +550,52 @@ class WinbooksClient:
         data: bytes | None,
         secrets: list[str],
         token: bool = False,
+        call: _Call | None = None,
     ) -> requests.Response:
-        """One request with the retry policy; returns any answer that is not retried."""
+        """One request with the retry policy, within the call's limits; returns any answer not retried."""
         headers = {"User-Agent": USER_AGENT, **headers}
-        attempt = 0
+        call = call or _Call()
+        limits = self._limits
         while True:
+            left = limits.max_call_seconds - (time.monotonic() - call.started)
+            if left <= 0:
+                raise self._deadline_exceeded(limits.max_call_seconds, method, url, whole_call=True)
+            cut_by_call = left < limits.deadline  # then the exchange ends with the call's own deadline
+            exchange = Exchange(time.monotonic() + min(limits.deadline, left))
+            answer_limit = min(limits.max_answer_bytes, limits.max_call_bytes - call.bytes)
             self.api_calls += 1
             self.api_calls_by_kind[kind] = self.api_calls_by_kind.get(kind, 0) + 1
             try:
-                response = self._session.request(
-                    method, url, headers=headers, data=data, timeout=self._timeout, allow_redirects=False
-                )
+                with exchange:
+                    response = self._session.request(
+                        method,
+                        url,
+                        headers=headers,
+                        data=data,
+                        timeout=self._timeout,
+                        allow_redirects=False,
+                        stream=True,
+                    )
+                    read_body(response, max_bytes=answer_limit, exchange=exchange)
+            except AnswerTooLarge:
+                raise self._too_large(answer_limit < limits.max_answer_bytes, method, url) from None
+            except DeadlinePassed:
+                raise self._exchange_deadline(cut_by_call, method, url) from None
             except (
                 requests.ConnectionError,
                 requests.Timeout,
                 requests.exceptions.ChunkedEncodingError,
             ) as exc:
-                if attempt < self._max_retries and (not token or _not_sent(exc)):
-                    self._sleep(self._backoff(attempt))
-                    attempt += 1
+                if exchange.aborted:  # the watchdog cut the connection at the deadline
+                    raise self._exchange_deadline(cut_by_call, method, url) from None
+                delay = self._backoff(call.retries)
+                if (
+                    call.retries < self._max_retries
+                    and (not token or _not_sent(exc))
+                    and self._can_wait(call, delay)
+                ):
+                    self._sleep(delay)
+                    call.retries += 1
                     continue
                 what = (
                     "did not answer in time" if isinstance(exc, requests.Timeout) else "could not be reached"
@@ -510,8 +608,9 @@ class WinbooksClient:
                 raise WinbooksError(
                     f"request failed: {type(exc).__name__}; check the API location", method=method, url=url
                 ) from None
+            call.bytes += len(response.content)
             status = response.status_code
-            logger.debug("WinbooksOnWeb %s %s -> %s (attempt %d)", method, url, status, attempt + 1)
+            logger.debug("WinbooksOnWeb %s %s -> %s (retry %d)", method, url, status, call.retries)
             if status == 429 or status >= 500:
                 retry_after = self._retry_after(response)
                 if status == 429 and retry_after is not None and retry_after > self._retry_after_cap:
@@ -519,18 +618,52 @@ class WinbooksClient:
                 retryable = status in (429, 503) if token else True
                 if not retryable:
                     return response
-                if attempt >= self._max_retries:
-                    if status == 429:
-                        raise self._rate_limited(response, method, url, retry_after, secrets)
-                    return response
                 if retry_after is not None and retry_after <= self._retry_after_cap:
                     delay = retry_after
                 else:
-                    delay = self._backoff(attempt)
+                    delay = self._backoff(call.retries)
+                if call.retries >= self._max_retries or not self._can_wait(call, delay):
+                    if status == 429:
+                        raise self._rate_limited(response, method, url, retry_after, secrets)
+                    return response
                 self._sleep(delay)
-                attempt += 1
+                call.retries += 1
                 continue
             return response
+
+    def _can_wait(self, call: _Call, delay: float) -> bool:
+        """Whether sleeping ``delay`` before a retry still leaves the call time to send it."""
+        return time.monotonic() - call.started + delay < self._limits.max_call_seconds
+
+    def _exchange_deadline(self, cut_by_call: bool, method: str, url: str) -> WinbooksDeadlineExceeded:
+        limits = self._limits
+        if cut_by_call:
+            return self._deadline_exceeded(limits.max_call_seconds, method, url, whole_call=True)
+        return self._deadline_exceeded(limits.deadline, method, url)
+
+    def _deadline_exceeded(
+        self, seconds: float, method: str, url: str, *, whole_call: bool = False
+    ) -> WinbooksDeadlineExceeded:
+        what = "this call" if whole_call else "one answer"
+        return WinbooksDeadlineExceeded(
+            f"WinbooksOnWeb took longer than {seconds:g} s for {what}; the exchange was abandoned",
+            method=method,
+            url=url,
+        )
+
+    def _too_large(self, whole_call: bool, method: str, url: str) -> WinbooksTooLarge:
+        limits = self._limits
+        if whole_call:
+            message = (
+                f"WinbooksOnWeb's answers to one request (ContinuePath chunks included) exceeded "
+                f"{limits.max_call_bytes / 1_048_576:g} MB; the read was abandoned"
+            )
+        else:
+            message = (
+                f"WinbooksOnWeb answered more than {limits.max_answer_bytes / 1_048_576:g} MB at once; "
+                "the answer was abandoned"
+            )
+        return WinbooksTooLarge(message, method=method, url=url)
 
     def _backoff(self, attempt: int) -> float:
         delay = min(self._backoff_cap, self._backoff_base * (2**attempt))
@@ -545,14 +678,15 @@ class WinbooksClient:
         except ValueError:
             try:
                 when = parsedate_to_datetime(value)
-            except (TypeError, ValueError):
+                if when.tzinfo is None:
+                    when = when.replace(tzinfo=UTC)
+                seconds = (when - self._clock()).total_seconds()
+            except (TypeError, ValueError, OverflowError):
                 return None
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
-            seconds = (when - self._clock()).total_seconds()
         if seconds != seconds:  # NaN
             return None
-        return max(0.0, seconds)
+        # Clamped: a server cannot make us wait for ever, nor overflow a scheduler with 1e308 s.
+        return min(max(0.0, seconds), self._limits.max_retry_after)
 
     def _rate_limited(
         self,
@@ -672,6 +806,7 @@ def exchange_token(
     now: Callable[[], datetime] = _utcnow,
     max_retries: int = 3,
     sleep: Callable[[float], None] = time.sleep,
+    limits: Limits | None = None,
 ) -> TokenSet:
     """Reference: docs/winbooks-api.md, "Authentication" (Exchange).
 
@@ -688,6 +823,7 @@ def exchange_token(
         now=now,
         max_retries=max_retries,
         sleep=sleep,
+        limits=limits,
     )
     with client:
         return client.exchange(exchange_token)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -106,14 +106,15 @@ WireDocument, _DOCUMENT_KINDS = _schema(GLTransHeader, WireLine)
 _DECODE_CHUNK = msgspec.json.Decoder(list[WireDocument]).decode  # type: ignore[valid-type]
 
 
-def decode_documents(contents: Sequence[bytes]) -> list[Any] | None:
+def decode_documents(contents: Iterable[bytes]) -> list[Any] | None:
     """The documents of one answer's chunks (ContinuePath bodies, in order), split documents merged, as
     ``WireDocument``s; ``None`` when any part is not plainly of the expected shape (module docstring).
 
     A ``WireDocument`` (and its ``lines``, ``WireLine``s) has its record's attribute names, and the values
     as sent except: references (``_REFERENCES``) are ``uuid.UUID`` or None (for the zero GUID, as in a
     record), a line's ``id`` is a ``uuid.UUID`` (never the zero one), a document's ``id`` is a canonical
-    GUID, and dates are their JSON text, known to parse.
+    GUID, and dates are their JSON text, known to parse. ``contents`` may be a generator: each body is
+    decoded as it comes, and the rest is not asked for once one is declined.
     """
     documents: list[Any] = []
     try:

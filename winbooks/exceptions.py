@@ -11,7 +11,11 @@ Which errors are worth retrying later:
 - ``WinbooksTransientError`` (and its ``WinbooksUnreachable``) and ``WinbooksRateLimited``: yes.
 - ``WinbooksAuthError``, ``WinbooksForbidden``, ``WinbooksNotFound``, ``WinbooksBadRequest``: no, until a
   person acts (new exchange token, module activated, folder code corrected).
-- ``WinbooksBadPayload``: the server answered something the client cannot read; not transient.
+- ``WinbooksBadPayload``: the server answered something the client cannot read; not transient. Its
+  ``WinbooksTooLarge``: an answer, or a ContinuePath chain, past the client's limits; not transient either
+  (the same request would get the same answer).
+- ``WinbooksDeadlineExceeded`` (a ``WinbooksTransientError``): an exchange or a call took longer than its
+  deadline and was abandoned; not retried inside the client, worth trying again later.
 """
 
 from __future__ import annotations
@@ -22,10 +26,12 @@ __all__ = [
     "WinbooksAuthError",
     "WinbooksBadPayload",
     "WinbooksBadRequest",
+    "WinbooksDeadlineExceeded",
     "WinbooksError",
     "WinbooksForbidden",
     "WinbooksNotFound",
     "WinbooksRateLimited",
+    "WinbooksTooLarge",
     "WinbooksTransientError",
     "WinbooksUnreachable",
 ]
@@ -125,6 +131,11 @@ class WinbooksBadPayload(WinbooksError):
     """The answer is not valid JSON or does not have the expected shape."""
 
 
+class WinbooksTooLarge(WinbooksBadPayload):
+    """An answer, or one request's ContinuePath chain (in chunks or in bytes), is larger than the client's
+    limits allow (``winbooks.client.Limits``). Asking again would get the same answer."""
+
+
 class WinbooksTransientError(WinbooksError):
     """5xx, or the connection failed; retries inside the client are exhausted. Try again later."""
 
@@ -136,8 +147,14 @@ class WinbooksUnreachable(WinbooksTransientError):
     timeout)."""
 
 
+class WinbooksDeadlineExceeded(WinbooksTransientError):
+    """An exchange (request and whole answer) or a whole call took longer than its deadline, however the
+    server paced it; the connection was cut. Not retried inside the client."""
+
+
 class WinbooksRateLimited(WinbooksError):
-    """429: the server asks to wait ``retry_after`` seconds (``None`` when it did not say)."""
+    """429: the server asks to wait ``retry_after`` seconds (``None`` when it did not say), at most the
+    client's ``Limits.max_retry_after``."""
 
     transient = True
 

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 import winbooks
 from winbooks import query as q
@@ -107,6 +108,18 @@ def user_error(error: winbooks.WinbooksError, *, during: str) -> ProviderError:
             kind="transient",
             retry_after=error.retry_after,
         )
+    if isinstance(error, winbooks.WinbooksTooLarge):
+        return ProviderError(
+            _(
+                "WinbooksOnWeb sent more data in one answer than a sync accepts, so the answer was set aside. "
+                "If this happens again, contact support: the company's data or the API location may be wrong."
+            ),
+            kind="data",
+        )
+    if isinstance(error, winbooks.WinbooksDeadlineExceeded):
+        return ProviderError(
+            _("WinbooksOnWeb took too long to answer; the sync will try again later."), kind="transient"
+        )
     if isinstance(error, winbooks.WinbooksUnreachable):
         return ProviderError(
             "WinbooksOnWeb could not be reached. Check the API location and try again in a few minutes.",
@@ -129,7 +142,14 @@ class WinbooksProvider:
     def exchange(self, *, api_url: str, email: str, exchange_token: str) -> Credentials:
         api_url = clean_api_url(api_url)
         try:
-            tokens = winbooks.exchange_token(api_url=api_url, email=email, exchange_token=exchange_token)
+            # A person waits on the page (and a web worker with them): a few seconds, no retries.
+            tokens = winbooks.exchange_token(
+                api_url=api_url,
+                email=email,
+                exchange_token=exchange_token,
+                limits=winbooks.INTERACTIVE_LIMITS,
+                max_retries=0,
+            )
         except winbooks.WinbooksError as error:
             logger.info("WinbooksOnWeb token exchange refused: %s", type(error).__name__)
             raise user_error(error, during="connect") from error
@@ -143,8 +163,9 @@ class WinbooksProvider:
 
     def check_company(self, *, connection_id: int, company_code: str) -> list[dt.date]:
         """Prove the company answers with the connection's tokens; its fiscal years' start dates, sorted
-        (a company has a few dozen book years at most: one small call, which the check makes anyway)."""
-        client = client_for_connection(connection_id)
+        (a company has a few dozen book years at most: one small call, which the check makes anyway). A person
+        waits on the page: a few seconds, no retries."""
+        client = client_for_connection(connection_id, limits=winbooks.INTERACTIVE_LIMITS, max_retries=0)
         try:
             raws = client.execute_criteria(company_code, q.Query("BookYear"))
         except winbooks.WinbooksError as error:
