@@ -24,9 +24,14 @@ class Sleeps(list[float]):
 
 
 def make_client(
-    connection_id: int, *, sleep: Callable[[float], None] | None = None, timeout: float | None = None
+    connection_id: int,
+    *,
+    sleep: Callable[[float], None] | None = None,
+    timeout: float | None = None,
+    random: Callable[[], float] | None = None,
 ) -> winbooks.WinbooksClient:
-    """What ``client_for_connection`` builds (same single-flight refresh), with an injected sleep/timeout."""
+    """What ``client_for_connection`` builds (same single-flight refresh), with an injected sleep, timeout or
+    jitter (``random``)."""
     connection = Connection.objects.get(pk=connection_id)
 
     def coordinate(stale: winbooks.TokenSet, do_refresh: Any) -> winbooks.TokenSet:
@@ -37,6 +42,8 @@ def make_client(
         options["sleep"] = sleep
     if timeout is not None:
         options["timeout"] = timeout
+    if random is not None:
+        options["random"] = random
     return winbooks.WinbooksClient(
         api_url=connection.api_url,
         email=connection.email,
@@ -92,6 +99,11 @@ def fault(sandbox: Any, **spec: Any) -> None:
 
 def stats_total(sandbox: Any) -> int:
     return int(sandbox.control("GET", "stats").json()["requests"].get("total", 0))
+
+
+def stats(sandbox: Any) -> dict[str, Any]:
+    """The sandbox's statistics: requests by kind, answers by status, faults by kind."""
+    return dict(sandbox.control("GET", "stats").json())
 
 
 def past(seconds: float) -> dt.datetime:
