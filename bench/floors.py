@@ -17,7 +17,8 @@ from typing import Any
 import msgspec
 import requests
 
-from syncs.providers.winbooks_reader import DEFAULT_PAGE_SIZE, PAGE_SIZE, STREAM_OMS
+from clients.ledger.streams import STREAMS
+from syncs.providers.winbooks_reader import DEFAULT_PAGE_SIZE, MAX_LEVEL, PAGE_SIZE, STREAM_OMS
 from winbooks.dates import dumps
 from winbooks.pagination import Key, keyset_query, record_key
 
@@ -57,9 +58,10 @@ def fetch_floor(base_url: str, email: str, folder: str) -> FetchFloor:
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
     calls = records = size = 0
     started = time.perf_counter()
-    for stream, om in STREAM_OMS.items():
-        page_size = PAGE_SIZE.get(stream, DEFAULT_PAGE_SIZE)
-        max_level = 2 if stream in {"entries", "customers", "suppliers"} else 1
+    for stream in STREAMS:
+        om = STREAM_OMS[stream.key]
+        page_size = PAGE_SIZE.get(stream.key, DEFAULT_PAGE_SIZE)
+        max_level = MAX_LEVEL.get(stream.key, 1)
         key: Key | None = None
         while True:
             query = keyset_query(om, since=None, after=key, page_size=page_size, max_level=max_level)

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from .access import Action, require_firm
 from .forms import FirmLanguageForm, LanguageForm, ThrottledAuthenticationForm
 from .models import Profile, Role
-from .selectors import client_file_list_visible, membership_list_for_user, user_language
+from .selectors import membership_list_for_user, user_language
 from .services import firm_default_language_set, profile_language_set
 
 
@@ -34,22 +34,6 @@ def home(request: HttpRequest) -> HttpResponse:
     if len(memberships) == 1:
         return redirect("firm_overview", firm_slug=memberships[0].firm.slug)
     return render(request, "clients/home.html", {"memberships": memberships})
-
-
-@login_required
-def firm_overview(request: HttpRequest, firm_slug: str) -> HttpResponse:
-    access = require_firm(request.user, firm_slug, Action.VIEW_FIRM)
-    return render(
-        request,
-        "clients/firm_overview.html",
-        {
-            "access": access,
-            "firm": access.firm,
-            "active_tab": "client_files",
-            "client_files": client_file_list_visible(access=access),
-            "can_view_syncs": access.may(Action.VIEW_SYNCS),
-        },
-    )
 
 
 def _remember_language(response: HttpResponse, language: str) -> HttpResponse:

@@ -32,9 +32,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from clients import ledger
-from clients.ledger import RefMaps, Rejected, UpsertCounts
-from clients.models import Account, FiscalYear, Period
-from clients.selectors import (
+from clients.ledger import (
+    RefMaps,
+    Rejected,
+    UpsertCounts,
     ledger_balance_sums,
     ledger_has_documents,
     ledger_ids_in_period,
@@ -42,11 +43,13 @@ from clients.selectors import (
     ledger_period_days,
     ledger_period_fingerprints,
 )
+from clients.ledger.streams import ENTRIES, LINES_KEY, MASTER_STREAMS, STREAMS, Stream
+from clients.models import Account, Entry, Period
 
 from .models import ClientLink, Connection, PeriodCheck, SyncCursor, SyncIssue, SyncRun
 from .prefetch import Prefetcher
 from .providers import ProviderError
-from .providers.winbooks_reader import STREAMS, PeriodIds, StreamPage, WinbooksReader
+from .providers.winbooks_reader import PeriodIds, StreamPage, WinbooksReader
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +80,10 @@ class RunState:
     # the proof compares the first account by account, the second on every account.
     touched_accounts: set[tuple[int, int | None]] = field(default_factory=set)
     full_check_periods: set[int] = field(default_factory=set)
+    # Periods before the link's start date (their documents are removed, never proven against WoW), and
+    # in-range periods where neither WoW nor the ledger has a document (proven empty without a call).
+    excluded_periods: set[int] = field(default_factory=set)
+    empty_periods: set[int] = field(default_factory=set)
     issues: int = 0
     reported: set[tuple[str, str, str]] = field(default_factory=set)
     progress: dict[str, Any] = field(default_factory=dict)
@@ -224,12 +231,12 @@ def _sync(state: RunState) -> None:
     state.progress["streams_total"] = len(STREAMS)
     for done, stream in enumerate(STREAMS):
         state.progress["streams_done"] = done
-        if stream == "entries":
+        if stream is ENTRIES:
             allowed_periods = _periods_in_range(state)
-        with _timed(state, "documents" if stream == "entries" else "master data"):
+        with _timed(state, "master data" if stream.is_master else "documents"):
             _read_stream(state, stream, allowed_periods)
     state.progress["streams_done"] = len(STREAMS)
-    if state.count("lines").created >= BULK_LOAD_LINES:
+    if state.count(LINES_KEY).created >= BULK_LOAD_LINES:
         ledger.ledger_refresh_statistics()  # the queries below, and the next syncs', plan on the new size
     with _timed(state, "deletes and gaps"):
         gone = _reconcile_master(state)
@@ -239,6 +246,8 @@ def _sync(state: RunState) -> None:
         _delete_master(state, gone)
     with _timed(state, "balances and proof"):
         checks = _prove_and_heal(state)
+        checks += _record_empty_periods(state)
+    _drop_issues_the_ledger_contradicts(state)
     reconciled = None if not checks else all(check.ties_out for check in checks)
     status = (
         SyncRun.Status.SUCCEEDED
@@ -260,25 +269,28 @@ def _periods_in_range(state: RunState) -> list[uuid.UUID] | None:
     return list(kept.values_list("wow_id", flat=True))
 
 
-def _cursor(state: RunState, stream: str) -> SyncCursor:
-    return SyncCursor.objects.get_or_create(link=state.link, stream=stream)[0]
+def _cursor(state: RunState, stream: Stream) -> SyncCursor:
+    return SyncCursor.objects.get_or_create(link=state.link, stream=stream.key)[0]
 
 
-def _read_stream(state: RunState, stream: str, allowed_periods: list[uuid.UUID] | None) -> None:
+def _read_stream(state: RunState, stream: Stream, allowed_periods: list[uuid.UUID] | None) -> None:
     """Read what changed after the stream's cursor. A change WoW commits late, with a Modified behind the
     cursor, is not lost: it moves a version fingerprint, which the reconciliation steps compare."""
+    if allowed_periods is not None and not allowed_periods:
+        return  # no fiscal year starts on or after the link's start date: no document to read
     cursor = _cursor(state, stream)
     after = (cursor.modified, cursor.last_id) if cursor.modified else None
-    state.progress.update({"stream": stream, "stream_pages": 0})
+    state.progress.update({"stream": stream.key, "stream_pages": 0})
+    documents = stream is ENTRIES
     # An empty ledger (a first sync) need not be asked, page by page, which documents it already holds.
-    assume_new = stream == "entries" and not ledger_has_documents(client_file_id=state.client_file_id)
+    assume_new = documents and not ledger_has_documents(client_file_id=state.client_file_id)
     pages = state.reader.changed(
-        stream, since=None, after=after, period_ids=allowed_periods, read_ahead=stream == "entries"
+        stream, since=None, after=after, period_ids=allowed_periods, read_ahead=documents
     )
     # Documents are nearly all of a sync's reading: the next pages are fetched while one is written.
     with (
-        Prefetcher(pages, name=f"sync-run-{state.run.pk}-{stream}")
-        if stream == "entries"
+        Prefetcher(pages, name=f"sync-run-{state.run.pk}-{stream.key}")
+        if documents
         else (contextlib.nullcontext(pages)) as ahead
     ):
         for page in ahead:
@@ -288,7 +300,7 @@ def _read_stream(state: RunState, stream: str, allowed_periods: list[uuid.UUID] 
 
 def _write_page(
     state: RunState,
-    stream: str,
+    stream: Stream,
     page: StreamPage,
     cursor: SyncCursor | None,
     *,
@@ -310,39 +322,25 @@ def _write_page(
     logger.debug("Run %s: %s page, %s written", state.run.pk, stream, written)
 
 
-def _upsert(state: RunState, stream: str, rows: list[Any], *, force: bool, assume_new: bool = False) -> int:
+def _upsert(
+    state: RunState, stream: Stream, rows: list[Any], *, force: bool, assume_new: bool = False
+) -> int:
     client_file_id, refs = state.client_file_id, state.refs
-    if stream == "fiscal_years":
-        counts = ledger.ledger_upsert_fiscal_years(client_file_id=client_file_id, rows=rows, force=force)
-        refs.fiscal_years = ledger._id_map(FiscalYear, client_file_id)
-    elif stream == "periods":
-        counts = ledger.ledger_upsert_periods(
-            client_file_id=client_file_id, rows=rows, refs=refs, force=force
+    if stream.is_master:
+        counts = ledger.ledger_upsert_master(
+            stream=stream, client_file_id=client_file_id, rows=rows, refs=refs, force=force
         )
-    elif stream == "journals":
-        counts = ledger.ledger_upsert_journals(
-            client_file_id=client_file_id, rows=rows, refs=refs, force=force
-        )
-    elif stream == "accounts":
-        counts = ledger.ledger_upsert_accounts(
-            client_file_id=client_file_id, rows=rows, refs=refs, force=force
-        )
-    elif stream in {"customers", "suppliers"}:
-        counts = ledger.ledger_upsert_relations(
-            client_file_id=client_file_id, rows=rows, refs=refs, force=force
-        )
-    else:
-        result = ledger.ledger_upsert_entries(
-            client_file_id=client_file_id, rows=rows, refs=refs, force=force, assume_new=assume_new
-        )
-        state.count("entries").add(result.entries)
-        state.count("lines").add(result.lines)
-        state.touched_periods |= result.touched_period_ids
-        state.touched_accounts |= result.touched_accounts
-        _record_rejections(state, result.rejected)
-        return result.entries.written + result.lines.written
-    state.count(stream).add(counts)
-    return counts.written
+        state.count(stream.key).add(counts)
+        return counts.written
+    result = ledger.ledger_upsert_entries(
+        client_file_id=client_file_id, rows=rows, refs=refs, force=force, assume_new=assume_new
+    )
+    state.count(ENTRIES.key).add(result.entries)
+    state.count(LINES_KEY).add(result.lines)
+    state.touched_periods |= result.touched_period_ids
+    state.touched_accounts |= result.touched_accounts
+    _record_rejections(state, result.rejected)
+    return result.entries.written + result.lines.written
 
 
 def _record_rejections(state: RunState, rejected: Iterable[Rejected]) -> None:
@@ -379,9 +377,6 @@ def _save_progress(state: RunState) -> None:
     run.save(update_fields=["progress", "counts", "api_calls", "api_calls_by_kind", "heartbeat_at"])
 
 
-MASTER_STREAMS = ("fiscal_years", "periods", "journals", "accounts", "customers", "suppliers")
-
-
 def _reconcile_master(state: RunState) -> dict[str, set[uuid.UUID]]:
     """Per kind of master data, compare WoW's (count, version sum) with the ledger's. Where they differ, diff
     the whole (id, version) lists: fetch what is missing or stale now, in dependency order, and return what
@@ -399,7 +394,7 @@ def _reconcile_master(state: RunState) -> dict[str, set[uuid.UUID]]:
         for page in state.reader.objects(stream, stale):
             _write_page(state, stream, page, None)
         if missing := set(ours) - set(wow):
-            gone[stream] = missing
+            gone[stream.key] = missing
     return gone
 
 
@@ -407,18 +402,18 @@ def _delete_master(state: RunState, gone: dict[str, set[uuid.UUID]]) -> None:
     """Remove master data WoW no longer has, dependants first, except what bookings still use: that is kept
     and reported as an issue instead of vanishing silently."""
     for stream in reversed(MASTER_STREAMS):
-        if not gone.get(stream):
+        if not gone.get(stream.key):
             continue
         with transaction.atomic():
             deleted, kept = ledger.ledger_delete_master(
-                client_file_id=state.client_file_id, stream=stream, wow_ids=gone[stream]
+                client_file_id=state.client_file_id, stream=stream, wow_ids=gone[stream.key]
             )
-            state.count(stream).deleted += deleted
+            state.count(stream.key).deleted += deleted
             _record_rejections(
                 state,
                 [
                     Rejected(
-                        entity=stream.rstrip("s").replace("_", " "),
+                        entity=stream.entity,
                         wow_id=str(obj.wow_id),
                         reference=str(obj),
                         problem="Deleted in WinbooksOnWeb, but the ledger still has bookings on it, so it is kept.",
@@ -454,6 +449,82 @@ def _detect_entry_gaps(state: RunState, allowed_periods: list[uuid.UUID] | None)
     ]
     for period in sorted(suspects):
         _reconcile_period_ids(state, period, expected=_fingerprint(wow.get(period)))
+    if in_range is not None:
+        # The start date moved later: what the ledger still holds before it goes.
+        for period in sorted(p for p in ours if p not in in_range and p in period_pk):
+            _remove_period_documents(state, period_pk[period])
+        state.excluded_periods = {pk for wow_id, pk in period_pk.items() if wow_id not in in_range}
+    nothing = _fingerprint(None)
+    state.empty_periods = {
+        pk
+        for wow_id, pk in period_pk.items()
+        if (in_range is None or wow_id in in_range)
+        and _fingerprint(wow.get(wow_id)) == nothing
+        and _fingerprint(ours.get(wow_id)) == nothing
+    }
+
+
+def _remove_period_documents(state: RunState, period_pk: int) -> None:
+    """Remove a period's documents from the ledger (a period before the link's start date)."""
+    documents, _ = ledger_ids_in_period(
+        client_file_id=state.client_file_id, period_id=period_pk, with_lines=False
+    )
+    with transaction.atomic():
+        entries, lines, pairs = ledger.ledger_delete_entries(
+            client_file_id=state.client_file_id, wow_ids=set(documents)
+        )
+        state.count("entries").add(entries)
+        state.count("lines").add(lines)
+        state.touched_accounts |= pairs
+        state.touched_periods |= {period for period, _ in pairs} | {period_pk}
+        state.full_check_periods.add(period_pk)
+        _save_progress(state)
+
+
+def _record_empty_periods(state: RunState) -> list[PeriodCheck]:
+    """A period neither WoW nor the ledger has a document in is proven too ("nothing booked, as in
+    WinbooksOnWeb"), once: when no run has checked it yet. A run that touched it has proven it already."""
+    empty = state.empty_periods - state.touched_periods
+    if not empty:
+        return []
+    checked = set(
+        PeriodCheck.objects.filter(run__client_file_id=state.client_file_id, period_id__in=empty).values_list(
+            "period_id", flat=True
+        )
+    )
+    checks = [
+        PeriodCheck(run=state.run, period=period, period_key=period.key, ties_out=True, line_count=0)
+        for period in Period.objects.filter(pk__in=empty - checked)
+    ]
+    PeriodCheck.objects.bulk_create(checks)
+    return checks
+
+
+def _drop_issues_the_ledger_contradicts(state: RunState) -> None:
+    """A document rejected once in this run (a bad answer) and written whole later in the same run (the gap
+    check or a heal read it again) is in the ledger as WoW has it: its issue would say the opposite of the
+    ledger, so it goes (logged for the team)."""
+    if not state.issues or state.run.started_at is None:
+        return
+    rejected = SyncIssue.objects.filter(run=state.run, entity__in=[ENTRIES.entity, "entry"])
+    wow_ids = {issue.wow_id: issue.pk for issue in rejected}
+    valid = {}
+    for wow_id, pk in wow_ids.items():
+        with contextlib.suppress(ValueError):
+            valid[uuid.UUID(wow_id)] = pk
+    if not valid:
+        return
+    started = SyncRun.objects.filter(pk=state.run.pk).values_list("started_at", flat=True).get()
+    written = Entry.objects.filter(
+        client_file_id=state.client_file_id, wow_id__in=list(valid), synced_at__gte=started
+    ).values_list("wow_id", flat=True)
+    stale = [valid[wow_id] for wow_id in written]
+    if stale:
+        logger.info(
+            "Run %s: %s document(s) rejected once were read correctly later", state.run.pk, len(stale)
+        )
+        deleted, _ = SyncIssue.objects.filter(pk__in=stale).delete()
+        state.issues -= deleted
 
 
 Fingerprint = tuple[int, Decimal, int, int]
@@ -531,9 +602,9 @@ def _diff_period_ids(
         deleted_lines, line_pairs = ledger.ledger_delete_lines(
             client_file_id=state.client_file_id, wow_ids=our_lines - wow.line_ids
         )
-        state.count("entries").add(entries)
-        state.count("lines").add(deleted_entry_lines)
-        state.count("lines").deleted += deleted_lines
+        state.count(ENTRIES.key).add(entries)
+        state.count(LINES_KEY).add(deleted_entry_lines)
+        state.count(LINES_KEY).deleted += deleted_lines
         state.touched_accounts |= entry_pairs | line_pairs
         state.touched_periods |= {period for period, _ in entry_pairs | line_pairs} | {period_pk}
         if lines:
@@ -552,7 +623,7 @@ def _diff_period_ids(
     )
     if missing_entries:
         for page in state.reader.entries(ids=missing_entries):
-            _write_page(state, "entries", page, None, force=True)
+            _write_page(state, ENTRIES, page, None, force=True)
 
 
 def _prove_and_heal(state: RunState) -> list[PeriodCheck]:
@@ -568,7 +639,7 @@ def _prove_and_heal(state: RunState) -> list[PeriodCheck]:
     touched = set(state.touched_periods)
     state.progress.update({"stream": "proof", "stream_pages": 0})
     _save_progress(state)
-    periods = {p.pk: p for p in Period.objects.filter(pk__in=state.touched_periods)}
+    periods = {p.pk: p for p in Period.objects.filter(pk__in=state.touched_periods - state.excluded_periods)}
     # A few periods at a time: WoW's and the ledger's sums per (period, account) for every period of a
     # large first sync (70 periods × 2,000 accounts) were the part of its peak memory that grew with size.
     differences: dict[int, list[Difference]] = {}
@@ -702,7 +773,7 @@ def _heal_period(state: RunState, period: Period) -> None:
     logger.info("Run %s: period %s does not tie out; reading it again whole", state.run.pk, period.key)
     state.progress.update({"stream": "heal", "period": period.key})
     for page in state.reader.entries(period_id=period.wow_id):
-        _write_page(state, "entries", page, None, force=True)
+        _write_page(state, ENTRIES, page, None, force=True)
     _reconcile_period_ids(state, period.wow_id)
     state.touched_periods.add(period.pk)
 

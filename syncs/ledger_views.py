@@ -8,6 +8,8 @@ it for the client files given to them.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
@@ -22,6 +24,7 @@ from clients.ledger_selectors import LedgerScope, PeriodGroup
 from clients.models import ClientFile
 
 from . import exports, run_selectors, selectors
+from .models import ClientLink
 
 
 def _client_file(request: HttpRequest, firm_slug: str, client_file_id: int) -> tuple[FirmAccess, ClientFile]:
@@ -81,7 +84,17 @@ def client_sync_status(request: HttpRequest, firm_slug: str, client_file_id: int
 def trial_balance(request: HttpRequest, firm_slug: str, client_file_id: int) -> HttpResponse:
     access, client_file = _client_file(request, firm_slug, client_file_id)
     groups, scope = _scope(request, client_file)
-    context = _page_context(access, client_file, "trial_balance", period_groups=groups, scope=scope)
+    link = selectors.client_link_active(client_file=client_file)
+    context = _page_context(
+        access,
+        client_file,
+        "trial_balance",
+        period_groups=groups,
+        scope=scope,
+        link=link,
+        latest_run=selectors.sync_run_latest(client_file=client_file),
+        before_start=_before_start(scope, link),
+    )
     if scope is not None:
         marks = run_selectors.period_marks(
             client_file=client_file,
@@ -92,6 +105,18 @@ def trial_balance(request: HttpRequest, firm_slug: str, client_file_id: int) -> 
             period_marks=marks,
         )
     return render(request, "ledger/trial_balance.html", context)
+
+
+def _before_start(scope: LedgerScope | None, link: ClientLink | None) -> dt.date | None:
+    """The link's start date when the scope is a fiscal year before it (not synced, on purpose)."""
+    if scope is None or link is None or link.start_date is None:
+        return None
+    year = scope.fiscal_year or (scope.period.fiscal_year if scope.period else None)
+    if year is not None and year.start_date is not None:
+        return link.start_date if year.start_date < link.start_date else None
+    if scope.period is not None and scope.period.year < link.start_date.year:
+        return link.start_date
+    return None
 
 
 def _export(request: HttpRequest, firm_slug: str, client_file_id: int, kind: str) -> HttpResponse:

@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from django.core.paginator import Page, Paginator
 from django.db.models import OuterRef, Subquery
 from django.http import Http404
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
+from clients.ledger.streams import COUNT_LABELS, STREAMS
 from clients.models import Account, ClientFile, Period
 
 from .models import PeriodCheck, SyncIssue, SyncRun
@@ -21,40 +24,24 @@ from .models import PeriodCheck, SyncIssue, SyncRun
 RUNS_PER_PAGE = 25
 ISSUES_PER_PAGE = 100
 
-# The entities a run counts, in the order the engine reads them, with the names accountants use.
-ENTITY_LABELS = {
-    "fiscal_years": "Fiscal years",
-    "periods": "Periods",
-    "journals": "Journals",
-    "accounts": "Accounts",
-    "customers": "Customers",
-    "suppliers": "Suppliers",
-    "entries": "Documents",
-    "lines": "Document lines",
+# What the engine is doing, by what it writes in ``progress["stream"]``: a stream's key (its ``reading``
+# label), or one of the phases after the streams.
+PHASE_LABELS: dict[str, str | Promise] = {
+    "deletes": _("Looking for what was deleted in WinbooksOnWeb"),
+    "proof": _("Checking the trial balance against WinbooksOnWeb"),
+    "heal": _("Reading a period again that did not tie out"),
+    "done": _("Finishing"),
 }
-
-# What the engine is doing, by the stream it writes in ``progress["stream"]``.
-STREAM_LABELS = {
-    "fiscal_years": "Reading fiscal years",
-    "periods": "Reading periods",
-    "journals": "Reading journals",
-    "accounts": "Reading accounts",
-    "customers": "Reading customers",
-    "suppliers": "Reading suppliers",
-    "entries": "Reading documents",
-    "deletes": "Looking for what was deleted in WinbooksOnWeb",
-    "proof": "Checking the trial balance against WinbooksOnWeb",
-    "heal": "Reading a period again that did not tie out",
-    "done": "Finishing",
+STREAM_LABELS: dict[str, str | Promise] = {
+    **{stream.key: stream.reading for stream in STREAMS},
+    **PHASE_LABELS,
 }
-# The streams the engine reads one after another; ``progress["streams_done"]`` counts them when present.
-STREAM_COUNT = 7
 
 
 @dataclass(frozen=True)
 class EntityCounts:
     entity: str
-    label: str
+    label: str | Promise
     created: int
     updated: int
     deleted: int
@@ -79,12 +66,12 @@ def entity_counts(counts: dict[str, dict[str, int]] | None) -> list[EntityCounts
     """A run's ``counts`` JSON as rows in reading order (PostgreSQL's jsonb keeps no key order); entities
     the engine may add later come last, under their own name."""
     counts = counts or {}
-    ordered = [name for name in ENTITY_LABELS if name in counts]
-    ordered += sorted(name for name in counts if name not in ENTITY_LABELS)
+    ordered = [name for name in COUNT_LABELS if name in counts]
+    ordered += sorted(name for name in counts if name not in COUNT_LABELS)
     return [
         EntityCounts(
             entity=name,
-            label=ENTITY_LABELS.get(name, name.replace("_", " ").capitalize()),
+            label=COUNT_LABELS.get(name, name.replace("_", " ").capitalize()),
             created=int(counts[name].get("created", 0)),
             updated=int(counts[name].get("updated", 0)),
             deleted=int(counts[name].get("deleted", 0)),

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -16,10 +18,11 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from clients.models import ClientFile, Firm
 
-from .models import AuditEvent, ClientLink, Connection, SyncRun
+from .models import AuditEvent, ClientLink, Connection, SyncCursor, SyncRun
 from .providers import ProviderError, get_provider
 
 logger = logging.getLogger(__name__)
@@ -267,8 +270,8 @@ def client_link_set(
     current = ClientLink.objects.filter(client_file=client_file, unlinked_at__isnull=True).first()
     if current and current.connection_id == connection.pk and current.company_code == company_code:
         if current.start_date != start_date:
-            current.start_date = start_date
-            current.save(update_fields=["start_date"])
+            _check_start_date(connection=connection, company_code=company_code, start_date=start_date)
+            return _client_link_move_start(link=current, start_date=start_date, actor=actor)
         return current
     taken = (
         ClientLink.objects.filter(
@@ -285,12 +288,7 @@ def client_link_set(
                 f"“{taken.client_file.name}” ({taken.client_file.file_code})."
             }
         )
-    try:
-        get_provider(connection.provider).check_company(
-            connection_id=connection.pk, company_code=company_code
-        )
-    except ProviderError as error:
-        raise _provider_failure(error, field="company_code" if error.kind == "config" else None) from error
+    _check_start_date(connection=connection, company_code=company_code, start_date=start_date)
 
     from .runs import sync_run_request
     from .schedule import next_nightly
@@ -341,6 +339,66 @@ def client_link_set(
     return link
 
 
+def _check_start_date(*, connection: Connection, company_code: str, start_date: dt.date | None) -> None:
+    """The company answers with the firm's credentials, and a start date is the first day of one of its
+    fiscal years (a date inside a year would leave that year out, with nothing saying so)."""
+    try:
+        starts = get_provider(connection.provider).check_company(
+            connection_id=connection.pk, company_code=company_code
+        )
+    except ProviderError as error:
+        raise _provider_failure(error, field="company_code" if error.kind == "config" else None) from error
+    if start_date is None or start_date in starts:
+        return
+    if not starts:
+        message = _("WinbooksOnWeb has no fiscal year for {code} yet; leave “Do not sync before” empty.")
+    else:
+        message = _(
+            "{date} is not the first day of a fiscal year of {code}. Its fiscal years start on {starts}; "
+            "choose one of these, or leave the field empty to sync every year."
+        )
+    raise ValidationError(
+        {
+            "start_date": message.format(
+                date=start_date.isoformat(),
+                code=company_code,
+                starts=", ".join(start.isoformat() for start in starts),
+            )
+        }
+    )
+
+
+def _client_link_move_start(
+    *, link: ClientLink, start_date: dt.date | None, actor: User | None
+) -> ClientLink:
+    """Change only the start date: audited, and a sync queued that reads the documents again from the new
+    start (the engine removes what is now before it, and fetches what the ledger lacks after it)."""
+    from .runs import sync_run_request
+
+    before = link.start_date
+    with transaction.atomic():
+        locked = ClientLink.objects.select_for_update().select_related("connection").get(pk=link.pk)
+        locked.start_date = start_date
+        locked.save(update_fields=["start_date"])
+        # Documents before the old start were never read: the documents' cursor starts again (unchanged
+        # documents are skipped by their version, so this costs reading, not writing).
+        SyncCursor.objects.filter(link=locked, stream="entries").update(modified=None, last_id="")
+        audit_record(
+            firm=locked.firm,
+            actor=actor,
+            action=AuditEvent.Action.RELINKED,
+            connection=locked.connection,
+            client_file=locked.client_file,
+            summary=_("Changed “Do not sync before” of “{name}” from {before} to {after}.").format(
+                name=locked.client_file.name,
+                before=before.isoformat() if before else _("none"),
+                after=start_date.isoformat() if start_date else _("none"),
+            ),
+        )
+        sync_run_request(link=locked, trigger=SyncRun.Trigger.MANUAL, requested_by=actor)
+    return locked
+
+
 def client_link_remove(*, client_file: ClientFile, actor: User | None) -> ClientLink | None:
     """Unlink a client file: it stops syncing; its ledger and history stay."""
     with transaction.atomic():
@@ -368,3 +426,43 @@ def client_link_remove(*, client_file: ClientFile, actor: User | None) -> Client
             summary=f"Unlinked “{client_file.name}” from company {link.company_code}.",
         )
     return link
+
+
+@dataclass(frozen=True)
+class SyncNowOutcome:
+    """What a "Sync now" over several client files did, to tell the user in one sentence."""
+
+    queued: int = 0
+    already_active: int = 0
+    not_linked: int = 0
+    needs_reconnect: int = 0
+
+
+def client_files_sync_now(
+    *, firm: Firm, client_file_ids: Iterable[int], actor: User | None
+) -> SyncNowOutcome:
+    """Request a "Sync now" run for each of these client files of ``firm``: one run per linked file whose
+    connection works; a file with a run queued or running keeps that run (one active run per link, so
+    pressing twice, or two people at once, queue nothing more)."""
+    from .runs import sync_run_request
+
+    wanted = set(client_file_ids)
+    links = list(
+        ClientLink.objects.filter(firm=firm, client_file_id__in=wanted, unlinked_at__isnull=True)
+        .select_related("connection")
+        .order_by("client_file_id")
+    )
+    queued = already = needs_reconnect = 0
+    for link in links:
+        if not link.connection.is_usable:
+            needs_reconnect += 1
+            continue
+        _, created = sync_run_request(link=link, trigger=SyncRun.Trigger.MANUAL, requested_by=actor)
+        queued += created
+        already += not created
+    return SyncNowOutcome(
+        queued=queued,
+        already_active=already,
+        not_linked=len(wanted) - len(links),
+        needs_reconnect=needs_reconnect,
+    )

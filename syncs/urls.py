@@ -1,11 +1,14 @@
 from django.urls import path
 
-from . import views
+from . import overview_views, views
 
 firm = "firms/<slug:firm_slug>"
 client = f"{firm}/clients/<int:client_file_id>"
 
 urlpatterns = [
+    path(f"{firm}/", overview_views.firm_overview, name="firm_overview"),
+    path(f"{firm}/live/", overview_views.firm_overview_live, name="firm_overview_live"),
+    path(f"{firm}/sync-now/", overview_views.firm_overview_sync_now, name="firm_overview_sync_now"),
     path(f"{firm}/syncs/", views.syncs_tab, name="syncs_tab"),
     path(f"{firm}/syncs/add/", views.sync_add, name="sync_add"),
     path(f"{firm}/syncs/add/package/", views.sync_add_package, name="sync_add_package"),

@@ -12,6 +12,7 @@ from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
@@ -148,7 +149,15 @@ def client_file_detail(request: HttpRequest, firm_slug: str, client_file_id: int
     link = selectors.client_link_active(client_file=client_file)
     form = None
     if can_link:
-        initial = {"company_code": link.company_code, "connection": link.connection_id} if link else {}
+        initial = (
+            {
+                "company_code": link.company_code,
+                "connection": link.connection_id,
+                "start_date": link.start_date,
+            }
+            if link
+            else {}
+        )
         form = LinkForm(firm=access.firm, initial=initial)
     return render(
         request, "clients/client_file_detail.html", _client_context(access, client_file, link, form)
@@ -180,6 +189,7 @@ def client_link(request: HttpRequest, firm_slug: str, client_file_id: int) -> Ht
         request.user, firm_slug, client_file_id, Action.LINK_CLIENT_FILE
     )
     form = LinkForm(request.POST, firm=access.firm)
+    before = selectors.client_link_active(client_file=client_file)
     if form.is_valid():
         try:
             link = services.client_link_set(
@@ -192,9 +202,7 @@ def client_link(request: HttpRequest, firm_slug: str, client_file_id: int) -> Ht
         except ValidationError as error:
             _add_errors(form, error)
         else:
-            messages.success(
-                request, f"Linked to WinbooksOnWeb company {link.company_code}. The first sync has started."
-            )
+            messages.success(request, _link_message(before, link))
             return redirect("client_file_detail", firm_slug=access.firm.slug, client_file_id=client_file.pk)
     current = selectors.client_link_active(client_file=client_file)
     return render(
@@ -202,6 +210,18 @@ def client_link(request: HttpRequest, firm_slug: str, client_file_id: int) -> Ht
         "clients/client_file_detail.html",
         _client_context(access, client_file, current, form),
         status=400,
+    )
+
+
+def _link_message(before: ClientLink | None, after: ClientLink) -> str:
+    if before is not None and before.pk == after.pk:
+        if before.start_date == after.start_date:
+            return gettext("Nothing changed.")
+        return gettext(
+            "“Do not sync before” is changed. A sync has started that brings the ledger in line with it."
+        )
+    return gettext("Linked to WinbooksOnWeb company {code}. The first sync has started.").format(
+        code=after.company_code
     )
 
 

@@ -27,6 +27,7 @@ from clients.ledger import (
     Rejected,
     RelationRow,
 )
+from clients.ledger.streams import CUSTOMERS, ENTRIES, STREAM_BY_KEY, SUPPLIERS, Stream
 from winbooks import query as q
 from winbooks.documents import decode_documents
 
@@ -36,7 +37,8 @@ from .winbooks import client_for_connection, user_error
 
 Key = tuple[dt.datetime, str]
 
-# Stream name → WoW object model. Master data first: documents refer to all of it.
+# Where WoW keeps each stream (clients/ledger/streams.py): its object model, and how deep its objects are
+# read (documents with their lines, customers and suppliers with their third party).
 STREAM_OMS: dict[str, str] = {
     "fiscal_years": "BookYear",
     "periods": "BookPeriod",
@@ -46,7 +48,9 @@ STREAM_OMS: dict[str, str] = {
     "suppliers": "Supplier",
     "entries": "GLTransHeader",
 }
-STREAMS = tuple(STREAM_OMS)
+if set(STREAM_OMS) != set(STREAM_BY_KEY):
+    raise ImportError("STREAM_OMS must name WoW's object model of every stream in clients.ledger.streams.")
+MAX_LEVEL = {"entries": 2, "customers": 2, "suppliers": 2}
 PAGE_SIZE = {"entries": 500}
 DEFAULT_PAGE_SIZE = 1000
 ID_BATCH = 100  # ids per In condition when fetching documents by id
@@ -277,18 +281,9 @@ CONVERTERS: dict[str, tuple[type[winbooks.Record], Callable[[Any], Any]]] = {
     "periods": (winbooks.BookPeriod, _period),
     "journals": (winbooks.Journal, _journal),
     "accounts": (winbooks.GLAccount, _account),
-    "customers": (winbooks.Customer, _relation("customer")),
-    "suppliers": (winbooks.Supplier, _relation("supplier")),
+    "customers": (winbooks.Customer, _relation(CUSTOMERS.relation_kind)),
+    "suppliers": (winbooks.Supplier, _relation(SUPPLIERS.relation_kind)),
     "entries": (winbooks.GLTransHeader, _entry),
-}
-ENTITY_LABELS = {
-    "fiscal_years": "book year",
-    "periods": "book period",
-    "journals": "journal",
-    "accounts": "account",
-    "customers": "customer",
-    "suppliers": "supplier",
-    "entries": "document",
 }
 
 
@@ -307,11 +302,12 @@ def convert(stream: str, raw: dict[str, Any]) -> tuple[Any | None, Rejected | No
         return to_row(record_type.from_json(raw)), None
     except (winbooks.WinbooksBadPayload, ValueError, TypeError, ArithmeticError) as error:
         problem = getattr(error, "message", None) or str(error)
+        entity = STREAM_BY_KEY[stream].entity
         return None, Rejected(
-            entity=ENTITY_LABELS[stream],
+            entity=entity,
             wow_id=_text(raw.get("Id")),
             reference=_reference(raw),
-            problem=f"WinbooksOnWeb sent a {ENTITY_LABELS[stream]} we cannot read: {problem}"[:500],
+            problem=f"WinbooksOnWeb sent a {entity} we cannot read: {problem}"[:500],
             hint="Open it in WinbooksOnWeb and check it; it is left out of the ledger until it reads correctly.",
         )
 
@@ -375,7 +371,7 @@ class WinbooksReader:
 
     def changed(
         self,
-        stream: str,
+        stream: Stream,
         *,
         since: dt.datetime | None,
         after: Key | None,
@@ -388,61 +384,55 @@ class WinbooksReader:
         conversion: WoW answers the next request while this one's records are turned into rows, instead
         of both sides taking turns.
         """
-        om = STREAM_OMS[stream]
+        key = stream.key
         conditions: tuple[winbooks.Condition, ...] = ()
-        if period_ids is not None and stream == "entries":
+        if period_ids is not None and stream is ENTRIES:
             conditions = (q.in_("BookPeriod_Id", [str(p) for p in period_ids]),)
-        max_level = 2 if stream in {"entries", "customers", "suppliers"} else 1
         pages = self.client.iter_changed(
             self.company_code,
-            om,
+            STREAM_OMS[key],
             since=since,
             after=after,
-            page_size=PAGE_SIZE.get(stream, DEFAULT_PAGE_SIZE),
-            max_level=max_level,
+            page_size=PAGE_SIZE.get(key, DEFAULT_PAGE_SIZE),
+            max_level=MAX_LEVEL.get(key, 1),
             conditions=conditions,
             # Documents, nearly all of what a sync reads, are decoded typed (winbooks.documents).
-            decode=decode_documents if stream == "entries" else None,
+            decode=decode_documents if stream is ENTRIES else None,
         )
         fetched = self._iterate(pages)
         with (
-            Prefetcher(fetched, name=f"wow-{stream}")
-            if read_ahead
-            else contextlib.nullcontext(fetched) as ahead
+            Prefetcher(fetched, name=f"wow-{key}") if read_ahead else contextlib.nullcontext(fetched) as ahead
         ):
             for page in ahead:
-                converted = (
-                    _decoded_page(page) if page.decoded else _page(stream, page.records, page.last_key)
-                )
+                converted = _decoded_page(page) if page.decoded else _page(key, page.records, page.last_key)
                 del page  # not kept alive while the converted page waits for the writer
                 yield converted
 
-    def master_fingerprint(self, stream: str) -> tuple[int, int]:
+    def master_fingerprint(self, stream: Stream) -> tuple[int, int]:
         """(number of objects, sum of their versions). Every edit raises a version, so any add, edit or delete
         the changed-since read did not bring (a deletion, a change committed late) moves this pair."""
-        query = q.Query(STREAM_OMS[stream]).project(q.count("Id"), q.sum_("Version"))
+        query = q.Query(STREAM_OMS[stream.key]).project(q.count("Id"), q.sum_("Version"))
         rows = self._call(lambda: self.client.execute_criteria(self.company_code, query))
         if not rows:
             return (0, 0)
         row = rows[0] if isinstance(rows[0], list) else [rows[0], 0]
         return (int(row[0] or 0), int(row[1] or 0))
 
-    def versions(self, stream: str) -> dict[uuid.UUID, int]:
+    def versions(self, stream: Stream) -> dict[uuid.UUID, int]:
         """Every object's id and version (the whole list, or an error: never diff a partial read)."""
-        query = q.Query(STREAM_OMS[stream]).select("Id", "Version")
+        query = q.Query(STREAM_OMS[stream.key]).select("Id", "Version")
         rows = self._call(lambda: self.client.execute_criteria(self.company_code, query))
         return {ident: int(version or 0) for value, version in rows if (ident := _uuid(value)) is not None}
 
-    def objects(self, stream: str, ids: Iterable[uuid.UUID]) -> Iterator[StreamPage]:
+    def objects(self, stream: Stream, ids: Iterable[uuid.UUID]) -> Iterator[StreamPage]:
         """Master data objects by id, converted like the changed-since pages."""
         wanted = sorted(str(i) for i in ids)
-        max_level = 2 if stream in {"customers", "suppliers"} else 1
         for start in range(0, len(wanted), ID_BATCH):
-            query = q.Query(STREAM_OMS[stream], max_level=max_level).where(
+            query = q.Query(STREAM_OMS[stream.key], max_level=MAX_LEVEL.get(stream.key, 1)).where(
                 q.in_("Id", wanted[start : start + ID_BATCH])
             )
             raws = self._call(lambda query=query: self.client.execute_criteria(self.company_code, query))  # type: ignore[misc]
-            yield _page(stream, raws)
+            yield _page(stream.key, raws)
 
     def period_fingerprints(self) -> dict[uuid.UUID, tuple[int, Decimal, int, int]]:
         """Per period: (number of debit lines, sum of debits, number of documents, sum of the documents'
@@ -567,4 +557,4 @@ class WinbooksReader:
         self.client.close()
 
 
-__all__ = ["STREAMS", "PeriodIds", "ProviderError", "StreamPage", "WinbooksReader"]
+__all__ = ["PeriodIds", "ProviderError", "StreamPage", "WinbooksReader"]

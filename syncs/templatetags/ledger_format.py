@@ -18,6 +18,7 @@ from django.utils.html import format_html_join
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString
 
+from clients.ledger.streams import ENTITY_LABELS, STREAMS
 from syncs.run_selectors import STREAM_LABELS, EntityCounts, entity_counts
 
 register = template.Library()
@@ -106,7 +107,13 @@ def changed_entities(counts: dict[str, Any] | None) -> list[EntityCounts]:
 def stream_label(stream: str | None) -> str:
     if not stream:
         return "Starting"
-    return STREAM_LABELS.get(stream, f"Reading {stream.replace('_', ' ')}")
+    return str(STREAM_LABELS.get(stream, f"Reading {stream.replace('_', ' ')}"))
+
+
+@register.simple_tag
+def stream_count() -> int:
+    """How many streams a run reads (its progress bar's length)."""
+    return len(STREAMS)
 
 
 @register.filter
@@ -115,13 +122,12 @@ def number(value: int | str | None) -> str:
     return format_count(value)
 
 
-# Issues name what they are about in the engine's and the package's words; the pages use the accountant's.
-ISSUE_ENTITY_NAMES = {"entry": "document", "book year": "fiscal year", "book period": "period"}
-
-
 @register.filter
 def issue_entity(entity: str | None) -> str:
-    name = ISSUE_ENTITY_NAMES.get(entity or "", entity or "")
+    """An issue's entity (a stream's ``entity``), as the accountant names it."""
+    if entity in ENTITY_LABELS:
+        return str(ENTITY_LABELS[entity])
+    name = entity or ""
     return name[:1].upper() + name[1:]
 
 

@@ -126,7 +126,7 @@ def test_a_runs_page_shows_its_issues_reconciliation_and_counts(client: Client, 
     )
     SyncIssueFactory.create(
         run=run,
-        entity="entry",
+        entity="document",
         reference="VEN 12",
         problem="Line 2 is booked on an account the ledger does not know.",
         hint="Check the line's account in WinbooksOnWeb.",

@@ -216,7 +216,7 @@ class TestReconciliationMark:
 
     def test_a_period_that_ties_out(self, client: Client, world: FirmWorld, ledger: SmallLedger) -> None:
         run = make_run(ledger.client_file)
-        PeriodCheckFactory.create(run=run, period=ledger.january, ties_out=True)
+        PeriodCheckFactory.create(run=run, period=ledger.january, ties_out=True, line_count=4)
         client.force_login(world.staff)
         html = client.get(tb_url(world, period="2024-01")).content.decode()
         assert "✓ Ties out with WinbooksOnWeb" in html

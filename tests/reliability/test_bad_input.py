@@ -42,14 +42,34 @@ def stored() -> tuple[Any, ...]:
     )
 
 
-def assert_refused(response: Any, field: str | None = None) -> None:
+def assert_refused(response: Any, field: str | None, message: str) -> None:
+    """Refused with ``message`` on ``field`` (None: on the form as a whole), and on nothing else: every other
+    value was valid, so the refusal is for the reason named. Nothing echoed unescaped."""
     assert response.status_code in (200, 400), response.status_code
     form = response.context["form"] if "form" in response.context else response.context["link_form"]
-    assert form.errors, "no message"
-    if field is not None:
-        assert field in form.errors or "__all__" in form.errors, form.errors
-    assert all(str(message).strip() for messages in form.errors.values() for message in messages)
+    key = field or "__all__"
+    assert set(form.errors) == {key}, form.errors
+    assert any(message in str(error) for error in form.errors[key]), form.errors
     assert SCRIPT not in response.content.decode()  # escaped wherever it is echoed
+
+
+# Messages, by the check that gives them. The product's own checks come first; the last two are WoW's
+# refusals as the product words them (a value WoW is the judge of: an exchange token or company code it
+# does not know): they prove the refusal reaches the user clearly, not that the product checked anything.
+REQUIRED = "This field is required."
+TOO_LONG = "Ensure this value has at most"
+NO_EMAIL = "Enter the e-mail address the exchange token was created for."
+NO_TOKEN = "Paste the exchange token from WinbooksOnWeb's e-mail."
+NOT_A_TOKEN = "This does not look like an exchange token"
+NOT_A_WEB_ADDRESS = "The API location must be a web address"
+NOT_HTTPS = "The API location must use https://"
+NOT_PLAIN = "The API location must be a plain address"
+NO_CODE = "Enter the WinbooksOnWeb company code."
+UNTYPABLE_CODE = "The company code contains characters that cannot be typed."
+NOT_A_DATE = "Enter a valid date."
+NOT_A_CHOICE = "Select a valid choice."
+WOW_REFUSED_TOKEN = "WinbooksOnWeb did not accept this exchange token"
+WOW_UNKNOWN_COMPANY = "WinbooksOnWeb knows no company with this code."
 
 
 @pytest.fixture
@@ -67,35 +87,84 @@ def admin_client(world: FirmWorld) -> Client:
     return client
 
 
-CONNECT_BAD = {
-    "name": ["", BLANK, "x" * 101, LONG],
-    "email": ["", BLANK, "not-an-email", SCRIPT, SQL, "é" * 300 + "@x.be", "a@b.be\n"],
-    "exchange_token": ["", BLANK, "two words", LONG, SCRIPT, SQL, "tok\u200ben", "tök€n"],
+# (value, field the refusal is on (None: the form), message)
+CONNECT_BAD: dict[str, list[tuple[str, str | None, str]]] = {
+    "name": [
+        ("", "name", REQUIRED),
+        (BLANK, "name", REQUIRED),
+        ("x" * 101, "name", TOO_LONG),
+        (LONG, "name", TOO_LONG),
+    ],
+    "email": [
+        ("", "email", REQUIRED),
+        (BLANK, "email", REQUIRED),
+        ("not-an-email", "email", NO_EMAIL),
+        (SCRIPT, "email", NO_EMAIL),
+        (SQL, "email", NO_EMAIL),
+        ("é" * 300 + "@x.be", "email", TOO_LONG),
+        ("tester@sandbox.local\nBcc: x@y.be", "email", NO_EMAIL),
+    ],
+    "exchange_token": [
+        ("", "exchange_token", NO_TOKEN),
+        (BLANK, "exchange_token", NO_TOKEN),
+        ("two words", "exchange_token", NOT_A_TOKEN),
+        (LONG, "exchange_token", TOO_LONG),
+        (SQL, "exchange_token", NOT_A_TOKEN),
+        ("tok\u200ben", "exchange_token", NOT_A_TOKEN),
+        ("tok\x07en", "exchange_token", NOT_A_TOKEN),
+        (SCRIPT, None, WOW_REFUSED_TOKEN),
+        ("tök€n", None, WOW_REFUSED_TOKEN),
+    ],
     "api_url": [
-        "javascript:alert(1)",
-        "ftp://x.be",
-        "http://evil.example.com",
-        "https://u@host.be",
-        LONG,
-        SCRIPT,
+        ("javascript:alert(1)", None, NOT_A_WEB_ADDRESS),
+        ("ftp://x.be", None, NOT_A_WEB_ADDRESS),
+        ("http://evil.example.com", None, NOT_HTTPS),
+        ("https://u@host.be", None, NOT_PLAIN),
+        ("https://host.be/?x=1", None, NOT_PLAIN),
+        (LONG, "api_url", TOO_LONG),
+        (SCRIPT, None, NOT_A_WEB_ADDRESS),
     ],
 }
 
 
-@pytest.mark.parametrize(("field", "value"), [(f, v) for f, values in CONNECT_BAD.items() for v in values])
-def test_the_connect_form_refuses_bad_input(
-    world: FirmWorld, wow_sandbox: Any, admin_client: Client, field: str, value: str
-) -> None:
-    data = {
+def connect_data(sandbox: Any) -> dict[str, str]:
+    return {
         "name": "WoW",
-        "email": wow_sandbox.TESTER,
-        "exchange_token": wow_sandbox.exchange_token(),
-        "api_url": wow_sandbox.url,
+        "email": sandbox.TESTER,
+        "exchange_token": sandbox.exchange_token(),
+        "api_url": sandbox.url,
     }
+
+
+def test_the_connect_form_accepts_its_baseline(
+    world: FirmWorld, wow_sandbox: Any, admin_client: Client
+) -> None:
+    """The positive control of the cases below: each changes one field of this, which is accepted."""
+    response = admin_client.post(
+        reverse("sync_connect_winbooks", args=[world.firm.slug]), connect_data(wow_sandbox)
+    )
+    assert response.status_code == 302
+    assert Connection.objects.get().status == Connection.Status.CONNECTED
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "refused_on", "message"),
+    [(f, *case) for f, cases in CONNECT_BAD.items() for case in cases],
+)
+def test_the_connect_form_refuses_bad_input(
+    world: FirmWorld,
+    wow_sandbox: Any,
+    admin_client: Client,
+    field: str,
+    value: str,
+    refused_on: str | None,
+    message: str,
+) -> None:
+    data = connect_data(wow_sandbox)
     data[field] = value
     before = stored()
     response = admin_client.post(reverse("sync_connect_winbooks", args=[world.firm.slug]), data)
-    assert_refused(response)
+    assert_refused(response, refused_on, message)
     assert stored() == before
 
 
@@ -121,13 +190,33 @@ def test_unusual_names_are_stored_as_typed_and_shown_escaped(
     assert Connection.objects.count() == 1  # the SQL-looking name did nothing to the table
 
 
-@pytest.mark.parametrize(
-    ("field", "value"),
-    [("email", v) for v in CONNECT_BAD["email"]]
-    + [("exchange_token", v) for v in CONNECT_BAD["exchange_token"]],
-)
+RECONNECT_BAD = [("email", *case) for case in CONNECT_BAD["email"]] + [
+    ("exchange_token", *case) for case in CONNECT_BAD["exchange_token"]
+]
+
+
+def test_the_reconnect_form_accepts_its_baseline(
+    world: FirmWorld, wow_sandbox: Any, admin_client: Client
+) -> None:
+    link = connect_and_link(world, wow_sandbox)
+    tokens = Connection.objects.values_list("access_token", "refresh_token").get(pk=link.connection_id)
+    data = {"email": wow_sandbox.TESTER, "exchange_token": wow_sandbox.exchange_token()}
+    response = admin_client.post(reverse("sync_reconnect", args=[world.firm.slug, link.connection_id]), data)
+    assert response.status_code == 302
+    assert (
+        Connection.objects.values_list("access_token", "refresh_token").get(pk=link.connection_id) != tokens
+    )
+
+
+@pytest.mark.parametrize(("field", "value", "refused_on", "message"), RECONNECT_BAD)
 def test_the_reconnect_form_refuses_bad_input(
-    world: FirmWorld, wow_sandbox: Any, admin_client: Client, field: str, value: str
+    world: FirmWorld,
+    wow_sandbox: Any,
+    admin_client: Client,
+    field: str,
+    value: str,
+    refused_on: str | None,
+    message: str,
 ) -> None:
     link = connect_and_link(world, wow_sandbox)
     data = {"email": wow_sandbox.TESTER, "exchange_token": wow_sandbox.exchange_token()}
@@ -135,31 +224,70 @@ def test_the_reconnect_form_refuses_bad_input(
     before = stored()
     tokens = Connection.objects.values_list("access_token", "refresh_token").get(pk=link.connection_id)
     response = admin_client.post(reverse("sync_reconnect", args=[world.firm.slug, link.connection_id]), data)
-    assert_refused(response)
+    assert_refused(response, refused_on, message)
     assert stored() == before
     assert (
         Connection.objects.values_list("access_token", "refresh_token").get(pk=link.connection_id) == tokens
     )
 
 
-LINK_BAD = {
-    "company_code": ["", BLANK, "x" * 101, LONG, SCRIPT, SQL, "DEMO\x07BV", "ДЕМО_BV"],
-    "start_date": ["not-a-date", "2024-13-45", SCRIPT, SQL, LONG],
-    "connection": ["", "abc", "999999", SQL],
+LINK_BAD: dict[str, list[tuple[str, str, str]]] = {
+    "company_code": [
+        ("", "company_code", NO_CODE),
+        (BLANK, "company_code", NO_CODE),
+        ("x" * 101, "company_code", TOO_LONG),
+        (LONG, "company_code", TOO_LONG),
+        ("SECOND\x07BV", "company_code", UNTYPABLE_CODE),
+        ("SECOND_BV\u200b", "company_code", UNTYPABLE_CODE),
+        (SCRIPT, "company_code", WOW_UNKNOWN_COMPANY),
+        (SQL, "company_code", WOW_UNKNOWN_COMPANY),
+        ("ДЕМО_BV", "company_code", WOW_UNKNOWN_COMPANY),
+    ],
+    "start_date": [
+        ("not-a-date", "start_date", NOT_A_DATE),
+        ("2024-13-45", "start_date", NOT_A_DATE),
+        (SCRIPT, "start_date", NOT_A_DATE),
+        (SQL, "start_date", NOT_A_DATE),
+        (LONG, "start_date", NOT_A_DATE),
+    ],
+    "connection": [
+        ("", "connection", REQUIRED),
+        ("abc", "connection", NOT_A_CHOICE),
+        ("999999", "connection", NOT_A_CHOICE),
+        (SQL, "connection", NOT_A_CHOICE),
+    ],
 }
 
 
-@pytest.mark.parametrize(("field", "value"), [(f, v) for f, values in LINK_BAD.items() for v in values])
-def test_the_link_form_refuses_bad_input(world: FirmWorld, wow_sandbox: Any, field: str, value: str) -> None:
-    connect_and_link(world, wow_sandbox)  # the given file is linked; the other file is the one we try
-    connection = Connection.objects.get()
+def link_other_file(world: FirmWorld, sandbox: Any, **changes: str) -> Any:
+    """Post the link form for the firm's other file: SECOND_BV, a company the sandbox has (the given file
+    is linked to DEMO_BV), with ``changes`` made to that baseline."""
+    connect_and_link(world, sandbox)
+    sandbox.control("POST", "folders", {"code": "SECOND_BV", "kind": "demo", "grant": [sandbox.TESTER]})
     client = Client()
     client.force_login(world.staff)
-    data = {"connection": str(connection.pk), "company_code": "SECOND_BV", "start_date": ""}
-    data[field] = value
+    data = {"connection": str(Connection.objects.get().pk), "company_code": "SECOND_BV", "start_date": ""}
+    data.update(changes)
+    return client.post(reverse("client_link", args=[world.firm.slug, world.other_file.pk]), data)
+
+
+def test_the_link_form_accepts_its_baseline(world: FirmWorld, wow_sandbox: Any) -> None:
+    response = link_other_file(world, wow_sandbox)
+    assert response.status_code == 302
+    assert ClientLink.objects.get(client_file=world.other_file).company_code == "SECOND_BV"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "refused_on", "message"),
+    [(f, *case) for f, cases in LINK_BAD.items() for case in cases],
+)
+def test_the_link_form_refuses_bad_input(
+    world: FirmWorld, wow_sandbox: Any, field: str, value: str, refused_on: str, message: str
+) -> None:
+    connect_and_link(world, wow_sandbox)
     before = stored()
-    response = client.post(reverse("client_link", args=[world.firm.slug, world.other_file.pk]), data)
-    assert_refused(response)
+    response = link_other_file(world, wow_sandbox, **{field: value})
+    assert_refused(response, refused_on, message)
     assert stored() == before
 
 

@@ -199,7 +199,7 @@ def test_a_crash_during_a_sync_logs_no_secret(
     def crash(**_: Any) -> Any:
         raise RuntimeError("simulated crash while writing")
 
-    monkeypatch.setattr(ledger, "ledger_upsert_accounts", crash)
+    monkeypatch.setattr(ledger, "ledger_upsert_master", crash)
     caplog.set_level(logging.DEBUG)
     with pytest.raises(RuntimeError):
         execute(link)

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from clients.ledger.streams import ACCOUNTS, ENTRIES, Stream
 from clients.models import Account, AccountBalance, Entry, EntryLine, Period
 from syncs.engine import sync_run_execute
 from syncs.models import ClientLink, Connection, PeriodCheck, SyncRun
@@ -180,9 +181,9 @@ def test_a_link_removed_while_documents_stream_in_stops_the_run_at_the_next_chec
     monkeypatch.setattr(engine, "STILL_WANTED_EVERY_SECONDS", 0.0)  # read at every page
     write_page = engine._write_page
 
-    def write_then_unlink(state: Any, stream: str, *args: Any, **kwargs: Any) -> None:
+    def write_then_unlink(state: Any, stream: Stream, *args: Any, **kwargs: Any) -> None:
         write_page(state, stream, *args, **kwargs)
-        if stream == "entries":
+        if stream is ENTRIES:
             ClientLink.objects.filter(pk=link.pk).update(unlinked_at=timezone.now())
 
     monkeypatch.setattr(engine, "_write_page", write_then_unlink)
@@ -295,13 +296,13 @@ def test_an_account_wow_deleted_but_the_ledger_still_books_on_is_kept_as_an_issu
     real_fingerprint = winbooks_reader.WinbooksReader.master_fingerprint
 
     # WoW claims the sales account is gone while the ledger's documents still book on it.
-    def versions_without_sales(self: Any, stream: str) -> dict[Any, int]:
+    def versions_without_sales(self: Any, stream: Stream) -> dict[Any, int]:
         found = real_versions(self, stream)
-        return {k: v for k, v in found.items() if k != sales.wow_id} if stream == "accounts" else found
+        return {k: v for k, v in found.items() if k != sales.wow_id} if stream is ACCOUNTS else found
 
-    def fingerprint_without_sales(self: Any, stream: str) -> tuple[int, int]:
+    def fingerprint_without_sales(self: Any, stream: Stream) -> tuple[int, int]:
         count, versions = real_fingerprint(self, stream)
-        return (count - 1, versions - sales.wow_version) if stream == "accounts" else (count, versions)
+        return (count - 1, versions - sales.wow_version) if stream is ACCOUNTS else (count, versions)
 
     monkeypatch.setattr(winbooks_reader.WinbooksReader, "versions", versions_without_sales)
     monkeypatch.setattr(winbooks_reader.WinbooksReader, "master_fingerprint", fingerprint_without_sales)
