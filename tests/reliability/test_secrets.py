@@ -21,6 +21,7 @@ from django.views.debug import ExceptionReporter
 
 from silverfin_sync.crypto import SecretUnreadable
 from syncs.models import ClientLink, Connection, SyncRun
+from syncs.services import connection_connect
 from tests.fixtures import FirmWorld
 
 from .helpers import connect_and_link, execute
@@ -30,8 +31,9 @@ pytestmark = pytest.mark.django_db
 
 class Secrets(set[str]):
     def collect(self, connection_id: int) -> None:
+        """The connection's tokens and the e-mail address they were issued to, as they are now."""
         connection = Connection.objects.get(pk=connection_id)
-        self.update(s for s in (connection.access_token, connection.refresh_token) if s)
+        self.update(s for s in (connection.access_token, connection.refresh_token, connection.email) if s)
 
     def assert_absent(self, text: str, where: str) -> None:
         leaked = [s[:6] + "…" for s in self if s in text]
@@ -48,11 +50,22 @@ def synced(
     world: FirmWorld, wow_sandbox: Any, caplog: pytest.LogCaptureFixture
 ) -> tuple[ClientLink, Secrets]:
     """A connected, linked and synced client file whose tokens were rotated once and then refused, with every
-    secret it ever had collected, and every log line of all that captured (DEBUG and up)."""
+    secret it ever had collected (the exchange token, every access and refresh token, the e-mail address),
+    and every log line of all that captured (DEBUG and up)."""
     caplog.set_level(logging.DEBUG)
-    secrets = Secrets()
-    link = connect_and_link(world, wow_sandbox)
+    exchange_token = wow_sandbox.exchange_token()
+    secrets = Secrets({exchange_token})
+    connection_connect(
+        firm=world.firm,
+        actor=world.admin,
+        name="WinbooksOnWeb",
+        email=wow_sandbox.TESTER,
+        exchange_token=exchange_token,
+        api_url=wow_sandbox.url,
+    )
+    link = connect_and_link(world, wow_sandbox)  # links with the connection just made
     secrets.collect(link.connection_id)
+    assert {exchange_token, wow_sandbox.TESTER} <= secrets
     wow_sandbox.control("POST", "tokens/expire-access", {})
     assert execute(link).status == SyncRun.Status.SUCCEEDED  # refreshes (rotates) the tokens
     secrets.collect(link.connection_id)
@@ -60,7 +73,7 @@ def synced(
     wow_sandbox.control("POST", "tokens/revoke-refresh", {})
     refused = execute(link)  # a refused refresh
     assert refused.error_class == "access"
-    assert len(secrets) == 4
+    assert len(secrets) == 6  # the exchange token, two access and two refresh tokens, the e-mail
     return link, secrets
 
 
