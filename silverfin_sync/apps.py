@@ -6,3 +6,6 @@ class SilverfinSyncConfig(AppConfig):
 
     name = "silverfin_sync"
     verbose_name = "Silverfin sync (shared)"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the encryption key checks)

@@ -46,7 +46,15 @@ from clients.ledger import (
 from clients.ledger.streams import ENTRIES, LINES_KEY, MASTER_STREAMS, STREAMS, Stream
 from clients.models import Account, Entry, Period
 
-from .models import ClientLink, Connection, PeriodCheck, SyncCursor, SyncIssue, SyncRun
+from .models import (
+    CONNECTION_SECRETS_VIA_LINK,
+    ClientLink,
+    Connection,
+    PeriodCheck,
+    SyncCursor,
+    SyncIssue,
+    SyncRun,
+)
 from .prefetch import Prefetcher
 from .providers import ProviderError
 from .providers.winbooks_reader import PeriodIds, StreamPage, WinbooksReader
@@ -129,7 +137,11 @@ def sync_run_claim(*, run_id: int) -> SyncRun:
     ).update(heartbeat_at=now, attempt=F("attempt") + 1)
     if not claimed:
         raise RunNotClaimed(f"Run {run_id} is taken or finished.")
-    return SyncRun.objects.select_related("link", "link__connection").get(pk=run_id)
+    return (
+        SyncRun.objects.select_related("link", "link__connection")
+        .defer(*(f"link__{name}" for name in CONNECTION_SECRETS_VIA_LINK))
+        .get(pk=run_id)
+    )
 
 
 def sync_run_execute(*, run_id: int, reader: WinbooksReader | None = None) -> SyncRun:
@@ -173,7 +185,9 @@ def sync_run_execute(*, run_id: int, reader: WinbooksReader | None = None) -> Sy
 
 
 def _check_still_wanted(link: ClientLink) -> None:
-    fresh = ClientLink.objects.select_related("connection").get(pk=link.pk)
+    fresh = (
+        ClientLink.objects.select_related("connection").defer(*CONNECTION_SECRETS_VIA_LINK).get(pk=link.pk)
+    )
     if fresh.unlinked_at is not None:
         raise RunCancelled("The client file was unlinked while the sync was running.")
     if fresh.connection.status != Connection.Status.CONNECTED:

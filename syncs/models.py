@@ -18,6 +18,23 @@ class Provider(models.TextChoices):
     WINBOOKS = "winbooks", "WinbooksOnWeb"
 
 
+# The encrypted columns of a connection. Pages and lists never load them (the default manager defers them, and
+# a join through a link defers them with ``CONNECTION_SECRETS_VIA_LINK``): a wrong encryption key then breaks
+# only what needs a secret (a sync), and an admin can still see the Syncs tab and reconnect.
+CONNECTION_SECRET_FIELDS = ("email", "access_token", "refresh_token")
+CONNECTION_SECRETS_VIA_LINK = tuple(f"connection__{name}" for name in CONNECTION_SECRET_FIELDS)
+
+
+class ConnectionManager(models.Manager["Connection"]):
+    def get_queryset(self) -> models.QuerySet[Connection]:
+        # Read on first access (through the base manager, which loads every column) where a secret is needed.
+        return super().get_queryset().defer(*CONNECTION_SECRET_FIELDS)
+
+    def with_secrets(self) -> models.QuerySet[Connection]:
+        """Connections with their secrets read (and decrypted) at once, as they are at that moment."""
+        return super().get_queryset()
+
+
 class Connection(models.Model):
     """A firm's connection to a bookkeeping package (what the Syncs tab lists as a "sync").
 
@@ -54,6 +71,8 @@ class Connection(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ConnectionManager()
 
     class Meta:
         ordering = ["firm", "name", "pk"]

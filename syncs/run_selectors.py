@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from clients.ledger.streams import COUNT_LABELS, STREAMS
 from clients.models import Account, ClientFile, Period
 
-from .models import PeriodCheck, SyncIssue, SyncRun
+from .models import CONNECTION_SECRETS_VIA_LINK, PeriodCheck, SyncIssue, SyncRun
 
 RUNS_PER_PAGE = 25
 ISSUES_PER_PAGE = 100
@@ -96,6 +96,7 @@ def sync_run_get(*, client_file: ClientFile, run_id: int) -> SyncRun:
     run = (
         SyncRun.objects.filter(client_file=client_file, pk=run_id)
         .select_related("requested_by", "link", "link__connection")
+        .defer(*(f"link__{name}" for name in CONNECTION_SECRETS_VIA_LINK))
         .first()
     )
     if run is None:

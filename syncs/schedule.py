@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .models import ClientLink, Connection, SyncRun
+from .models import CONNECTION_SECRETS_VIA_LINK, ClientLink, Connection, SyncRun
 from .runs import QUEUE_NOW, QUEUE_SCHEDULED, _enqueue, sync_run_request
 
 logger = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ def sync_dispatch_due(*, now: dt.datetime | None = None) -> dict[str, int]:
         ClientLink.objects.filter(unlinked_at__isnull=True, connection__status=Connection.Status.CONNECTED)
         .filter(next_sync_at__lte=now)
         .select_related("connection")
+        .defer(*CONNECTION_SECRETS_VIA_LINK)
         .order_by("next_sync_at", "pk")[: settings.SYNC_DISPATCH_BATCH]
     )
     for link in due:
@@ -47,9 +48,11 @@ def sync_dispatch_due(*, now: dt.datetime | None = None) -> dict[str, int]:
                 next_sync_at=next_nightly(after=now, at=link.connection.nightly_sync_time)
             )
     # Links linked before they had a schedule.
-    for link in ClientLink.objects.filter(unlinked_at__isnull=True, next_sync_at__isnull=True).select_related(
-        "connection"
-    )[: settings.SYNC_DISPATCH_BATCH]:
+    for link in (
+        ClientLink.objects.filter(unlinked_at__isnull=True, next_sync_at__isnull=True)
+        .select_related("connection")
+        .defer(*CONNECTION_SECRETS_VIA_LINK)[: settings.SYNC_DISPATCH_BATCH]
+    ):
         ClientLink.objects.filter(pk=link.pk).update(
             next_sync_at=next_nightly(after=now, at=link.connection.nightly_sync_time)
         )

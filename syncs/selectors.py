@@ -9,7 +9,7 @@ from django.http import Http404
 
 from clients.models import ClientFile, Firm
 
-from .models import AuditEvent, ClientLink, Connection, SyncRun
+from .models import CONNECTION_SECRETS_VIA_LINK, AuditEvent, ClientLink, Connection, SyncRun
 
 
 def connection_list_for_tab(*, firm: Firm) -> QuerySet[Connection]:
@@ -72,6 +72,7 @@ def client_link_active(*, client_file: ClientFile) -> ClientLink | None:
     return (
         ClientLink.objects.filter(client_file=client_file, unlinked_at__isnull=True)
         .select_related("connection")
+        .defer(*CONNECTION_SECRETS_VIA_LINK)
         .first()
     )
 

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 
 from clients.models import ClientFile, Firm
 
-from .models import AuditEvent, ClientLink, Connection, SyncCursor, SyncRun
+from .models import CONNECTION_SECRETS_VIA_LINK, AuditEvent, ClientLink, Connection, SyncCursor, SyncRun
 from .providers import ProviderError, get_provider
 
 logger = logging.getLogger(__name__)
@@ -406,6 +406,7 @@ def client_link_remove(*, client_file: ClientFile, actor: User | None) -> Client
             ClientLink.objects.select_for_update()
             .filter(client_file=client_file, unlinked_at__isnull=True)
             .select_related("connection")
+            .defer(*CONNECTION_SECRETS_VIA_LINK)
             .first()
         )
         if link is None:

@@ -62,7 +62,7 @@ class ExpiringReader(WinbooksReader):
 def test_access_token_expiring_mid_run_is_refreshed_and_the_run_completes(
     link: ClientLink, wow_sandbox: Any
 ) -> None:
-    before = Connection.objects.get(pk=link.connection_id)
+    before = Connection.objects.with_secrets().get(pk=link.connection_id)
     expire = lambda: wow_sandbox.control("POST", "tokens/expire-access", {})  # noqa: E731
     reader = ExpiringReader(make_reader(link), "accounts", expire)
     run = execute(link, reader)

@@ -227,10 +227,10 @@ def test_a_wrong_or_missing_key_fails_loudly(link: ClientLink, settings: Any) ->
     """Never garbage, never an empty token sent to WoW (see also tests/test_crypto.py)."""
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
     with pytest.raises(SecretUnreadable):
-        Connection.objects.get(pk=link.connection_id)
+        Connection.objects.with_secrets().get(pk=link.connection_id)
     settings.FIELD_ENCRYPTION_KEYS = []
     with pytest.raises(ImproperlyConfigured):
-        Connection.objects.get(pk=link.connection_id)
+        Connection.objects.with_secrets().get(pk=link.connection_id)
     settings.FIELD_ENCRYPTION_KEYS = ["not-a-fernet-key"]
     with pytest.raises(ImproperlyConfigured):
-        Connection.objects.get(pk=link.connection_id)
+        Connection.objects.with_secrets().get(pk=link.connection_id)

@@ -104,7 +104,7 @@ def test_two_sync_requests_give_one_run(link: ClientLink) -> None:
 
 
 def test_an_expired_access_token_is_refreshed_and_saved(link: ClientLink, wow_sandbox: Any) -> None:
-    before = Connection.objects.get(pk=link.connection_id)
+    before = Connection.objects.with_secrets().get(pk=link.connection_id)
     wow_sandbox.control("POST", "tokens/expire-access", {})
     run = run_sync(link)
     assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
