@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.conf import settings
+from django.contrib.auth import password_validation
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email, validate_slug
@@ -51,9 +52,16 @@ def _clean_text(value: str, *, field: str, max_length: int) -> str:
 
 
 def user_get_or_create(*, email: str, password: str | None = None, full_name: str = "") -> User:
-    """The user who logs in with ``email``; created (with ``password``) when new."""
+    """The user who logs in with ``email``; created (with ``password``) when new.
+
+    A new user's password must pass ``AUTH_PASSWORD_VALIDATORS``, as on the site's password pages."""
     email = email.strip().lower()
     validate_email(email)
+    if password and not User.objects.filter(username=email).exists():
+        try:
+            password_validation.validate_password(password, User(username=email, email=email))
+        except ValidationError as error:
+            raise ValidationError({"password": error.messages}) from error
     user, created = User.objects.get_or_create(username=email, defaults={"email": email})
     if created:
         first, _, last = full_name.strip().partition(" ")

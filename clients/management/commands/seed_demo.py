@@ -9,6 +9,7 @@ from django.db import transaction
 
 from clients.models import ClientFile, Firm, Role
 from clients.services import membership_set, user_get_or_create
+from silverfin_sync.demo_only import demo_command_refuse_in_production
 
 DEMO_FIRM = {"name": "Demo Accountants", "slug": "demo"}
 DEMO_CLIENT_FILES = [
@@ -32,6 +33,7 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
+        demo_command_refuse_in_production("seed_demo")
         firm, _ = Firm.objects.get_or_create(slug=DEMO_FIRM["slug"], defaults={"name": DEMO_FIRM["name"]})
         files = [
             ClientFile.objects.get_or_create(firm=firm, file_code=code, defaults={"name": name})[0]

@@ -16,6 +16,8 @@ from typing import Any
 import requests
 from django.core.management.base import BaseCommand, CommandParser
 
+from silverfin_sync.demo_only import demo_command_refuse_in_production
+
 
 class Command(BaseCommand):
     help = "Run the site, a Celery worker with beat, and the WinbooksOnWeb sandbox, until Ctrl-C."
@@ -42,6 +44,7 @@ class Command(BaseCommand):
         return "(the sandbox did not start: see its messages above)"
 
     def handle(self, *args: Any, **options: Any) -> None:
+        demo_command_refuse_in_production("rundemo")
         python = sys.executable
         commands = {
             "sandbox": [
