@@ -377,7 +377,12 @@ def _client_link_move_start(
 
     before = link.start_date
     with transaction.atomic():
-        locked = ClientLink.objects.select_for_update().select_related("connection").get(pk=link.pk)
+        locked = (
+            ClientLink.objects.select_for_update()
+            .select_related("connection")
+            .defer(*CONNECTION_SECRETS_VIA_LINK)
+            .get(pk=link.pk)
+        )
         locked.start_date = start_date
         locked.save(update_fields=["start_date"])
         # Documents before the old start were never read: the documents' cursor starts again (unchanged
@@ -451,6 +456,7 @@ def client_files_sync_now(
     links = list(
         ClientLink.objects.filter(firm=firm, client_file_id__in=wanted, unlinked_at__isnull=True)
         .select_related("connection")
+        .defer(*CONNECTION_SECRETS_VIA_LINK)
         .order_by("client_file_id")
     )
     queued = already = needs_reconnect = 0
