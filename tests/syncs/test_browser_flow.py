@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from playwright.sync_api import expect
 
-from syncs.models import Connection
+from clients.models import Account
+from syncs.models import Connection, SyncRun
 from syncs.services import connection_connect
 from tests.fixtures import FirmWorld
 
@@ -75,17 +77,17 @@ def test_an_admin_connects_the_firm_through_the_whole_flow(
     page.get_by_text("Advanced").click()
     page.get_by_label("API location").fill(wow_sandbox.url)
     page.get_by_role("button", name="Set up synchronisation with WinbooksOnWeb").click()
-    alert = page.get_by_role("alert").first
-    assert "did not accept this exchange token" in alert.inner_text()
+    expect(page.get_by_role("alert").first).to_contain_text("did not accept this exchange token")
     assert not Connection.objects.exists()
     page.screenshot(path=str(ROOT / "test-artifacts" / "flow-1-wrong-token.png"), full_page=True)
 
     page.get_by_label("Exchange token", exact=True).fill(wow_sandbox.exchange_token())
     page.get_by_role("button", name="Set up synchronisation with WinbooksOnWeb").click()
-    page.get_by_text("is connected to WinbooksOnWeb").wait_for()
+    expect(page).to_have_url(re.compile(rf"/firms/{world.firm.slug}/syncs/$"))
+    expect(page.get_by_text("is connected to WinbooksOnWeb")).to_be_visible()
     row = page.locator("table").first.get_by_role("row", name=re.compile("^WinbooksOnWeb"))
-    assert "Connected" in row.inner_text()
-    assert world.admin.username in row.inner_text()
+    expect(row).to_contain_text("Connected")
+    expect(row).to_contain_text(world.admin.username)
     page.screenshot(path=str(ROOT / "test-artifacts" / "flow-2-connected.png"), full_page=True)
 
 
@@ -106,7 +108,7 @@ def test_staff_link_sync_read_and_see_an_edit_arrive(
 
     page.get_by_label("WinbooksOnWeb company code").fill("NO_SUCH_COMPANY")
     page.get_by_role("button", name="Link and sync").click()
-    assert "knows no company with this code" in page.get_by_role("alert").first.inner_text()
+    expect(page.get_by_role("alert").first).to_contain_text("knows no company with this code")
     page.screenshot(path=str(artifacts / "flow-3-wrong-code.png"), full_page=True)
 
     # Slow WoW down a little so the progress can be watched.
@@ -117,30 +119,45 @@ def test_staff_link_sync_read_and_see_an_edit_arrive(
     page.get_by_role("button", name="Link and sync").click()
     page.locator(".run-progress").wait_for(timeout=15_000)
     page.screenshot(path=str(artifacts / "flow-4-progress.png"), full_page=True)
-    page.get_by_text("Ties out with WinbooksOnWeb").first.wait_for(timeout=60_000)
-    assert page.locator(".run-progress").count() == 0
-    assert "Succeeded" in page.locator("#sync-status").inner_text()
+    expect(page.get_by_text("Ties out with WinbooksOnWeb").first).to_be_visible(timeout=60_000)
+    expect(page.locator(".run-progress")).to_have_count(0)
+    expect(page.locator("#sync-status")).to_contain_text("Succeeded")
     page.screenshot(path=str(artifacts / "flow-5-synced.png"), full_page=True)
 
+    # Each step waits for its own page (the URL) and then for what it must show: a check on the page
+    # before would otherwise pass.
+    client_file = f"/firms/{world.firm.slug}/clients/{world.given_file.pk}/"
     page.get_by_role("link", name="Trial balance").first.click()
     page.get_by_label("Period").select_option("2024-01")
     page.get_by_role("button", name="Show").click()
-    page.get_by_role("link", name="700000").wait_for()
-    assert "Ties out" in page.locator("body").inner_text()
+    expect(page).to_have_url(
+        re.compile(re.escape(client_file + "trial-balance/") + r"\?(.*&)?period=2024-01")
+    )
+    expect(page.get_by_role("link", name="700000")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("Ties out")
     page.screenshot(path=str(artifacts / "flow-6-trial-balance.png"), full_page=True)
 
+    receivables = Account.objects.get(client_file=world.given_file, number="400000")
     page.get_by_role("link", name="400000").click()
-    page.get_by_role("heading", level=1).wait_for()
-    assert "1,210.00" in page.locator("body").inner_text()
+    expect(page).to_have_url(re.compile(re.escape(f"{client_file}accounts/{receivables.pk}/")))
+    expect(page.get_by_role("heading", level=1)).to_contain_text("400000")
+    expect(page.locator("main")).to_contain_text("1,210.00")
     page.screenshot(path=str(artifacts / "flow-7-account.png"), full_page=True)
-    page.locator("a[href*='/entries/']").first.click()
-    page.get_by_role("heading", level=1).wait_for()
-    assert "700000" in page.locator("body").inner_text()
+    document = page.locator("a[href*='/entries/']").first
+    href = document.get_attribute("href")
+    assert href and "/entries/" in href
+    document.click()
+    expect(page).to_have_url(re.compile(re.escape(href) + "$"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Document")
+    expect(page.locator("main")).to_contain_text("700000")
     page.screenshot(path=str(artifacts / "flow-8-entry.png"), full_page=True)
 
+    run = SyncRun.objects.get(link__client_file=world.given_file)
     page.get_by_role("link", name=world.given_file.name).first.click()
     page.get_by_role("link", name="Details of this sync").click()
-    assert "Ties out" in page.locator("body").inner_text()
+    expect(page).to_have_url(re.compile(re.escape(f"{client_file}history/{run.pk}/") + "$"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text(f"Sync #{run.pk}")
+    expect(page.locator("main")).to_contain_text("Ties out")
     page.screenshot(path=str(artifacts / "flow-9-run.png"), full_page=True)
 
     # An edit in WinbooksOnWeb: the sales account is renamed; it shows after the next "Sync now".
@@ -148,10 +165,11 @@ def test_staff_link_sync_read_and_see_an_edit_arrive(
     wow_sandbox.control("PATCH", f"folders/DEMO_BV/objects/GLAccount/{sales['Id']}", {"Label": "Omzet brood"})
     page.get_by_role("link", name=world.given_file.name).first.click()
     page.get_by_role("button", name="Sync now").click()
-    page.get_by_text("Accounts: 1 changed").wait_for(timeout=60_000)
-    assert "Succeeded" in page.locator("#sync-status").inner_text()
+    expect(page.get_by_text("Accounts: 1 changed")).to_be_visible(timeout=60_000)
+    expect(page.locator("#sync-status")).to_contain_text("Succeeded")
     page.get_by_role("link", name="Trial balance").first.click()
     page.get_by_label("Period").select_option("2024-01")
     page.get_by_role("button", name="Show").click()
-    page.get_by_text("Omzet brood").wait_for()
+    expect(page).to_have_url(re.compile(r"/trial-balance/\?(.*&)?period=2024-01"))
+    expect(page.get_by_role("row", name=re.compile("700000"))).to_contain_text("Omzet brood")
     page.screenshot(path=str(artifacts / "flow-10-after-edit.png"), full_page=True)
