@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from clients.models import Firm
 
@@ -63,3 +64,15 @@ class LinkForm(forms.Form):
         field = self.fields["connection"]
         field.queryset = connection_choices_for_linking(firm=firm)  # type: ignore[attr-defined]
         field.label_from_instance = lambda connection: connection.name  # type: ignore[attr-defined]
+
+
+class ScheduleForm(forms.Form):
+    nightly_sync_time = forms.TimeField(
+        label=_("Nightly sync at"),
+        input_formats=["%H:%M", "%H:%M:%S"],
+        error_messages={
+            "required": _("Enter the time of the nightly sync, e.g. 02:30."),
+            "invalid": _("Enter the time of the nightly sync as hours and minutes, e.g. 02:30."),
+        },
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+    )

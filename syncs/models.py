@@ -269,6 +269,7 @@ class AuditEvent(models.Model):
         LINKED = "linked", "Linked"
         RELINKED = "relinked", "Relinked"
         UNLINKED = "unlinked", "Unlinked"
+        SCHEDULE_CHANGED = "schedule_changed", "Changed the nightly sync time"
 
     firm = models.ForeignKey(Firm, on_delete=models.CASCADE, related_name="audit_events")
     actor = models.ForeignKey(

@@ -32,7 +32,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from clients.access import FirmAccess
-from clients.models import ClientFile
+from clients.models import ClientFile, Firm
 from clients.selectors import client_file_list_visible
 
 from .models import Connection, SyncRun
@@ -328,3 +328,15 @@ def overview_rows_by_id(*, access: FirmAccess, client_file_ids: Iterable[int]) -
     ids = [i for i in client_file_ids][:FILES_PER_PAGE]
     files = with_sync_state(client_file_list_visible(access=access).filter(pk__in=ids)).order_by("name", "pk")
     return _rows(files)
+
+
+def connection_state_counts(*, firm: Firm) -> dict[int, dict[str, int]]:
+    """Per connection of the firm: how many of its linked files are in each state (one query)."""
+    grouped = (
+        with_sync_state(ClientFile.objects.filter(firm=firm))
+        .filter(Q(link_id__isnull=False))
+        .values("connection_id")  # type: ignore[misc]
+        .annotate(**{status.value: Count("pk", filter=Q(status=status.value)) for status in FileStatus})
+        .order_by()
+    )
+    return {row["connection_id"]: {s.value: row[s.value] for s in FileStatus} for row in grouped}

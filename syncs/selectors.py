@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Count, Max, Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from clients.models import ClientFile, Firm
 
 from .models import CONNECTION_SECRETS_VIA_LINK, AuditEvent, ClientLink, Connection, SyncRun
 
 
-def connection_list_for_tab(*, firm: Firm) -> QuerySet[Connection]:
-    """The firm's syncs with their number of linked client files and last successful sync (no N+1)."""
+def connection_list_for_tab(*, firm: Firm) -> list[Any]:
+    """The firm's syncs with their number of linked client files, last successful sync, how many of their
+    files are in each state (``state_counts``) and when the next nightly run is due (``next_run_at``, None
+    while it cannot run): two queries, whatever the number of files."""
+    from .overview_selectors import connection_state_counts
+    from .schedule import next_nightly
+
     active_links = Q(links__unlinked_at__isnull=True)
-    return (
+    connections = list(
         Connection.objects.filter(firm=firm)
         .select_related("connected_by")
         .annotate(
@@ -24,6 +31,14 @@ def connection_list_for_tab(*, firm: Firm) -> QuerySet[Connection]:
         )
         .order_by("status", "name", "pk")
     )
+    counts = connection_state_counts(firm=firm)
+    now = timezone.now()
+    for connection in connections:
+        connection.state_counts = counts.get(connection.pk, {})  # type: ignore[attr-defined]
+        connection.next_run_at = (  # type: ignore[attr-defined]
+            next_nightly(after=now, at=connection.nightly_sync_time) if connection.is_usable else None
+        )
+    return connections
 
 
 def connection_get_for_firm(*, firm: Firm, connection_id: int) -> Connection:

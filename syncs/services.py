@@ -16,7 +16,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -185,6 +185,57 @@ def connection_reconnect(
             action=AuditEvent.Action.RECONNECTED,
             connection=locked,
             summary=f"Reconnected “{locked.name}” with a new exchange token.",
+        )
+        _resync_files_refused_access(connection=locked, actor=actor)
+    return locked
+
+
+def _resync_files_refused_access(*, connection: Connection, actor: User | None) -> int:
+    """After a reconnect: a sync for every linked file whose last run failed because the package refused
+    access, so their pages say a sync is queued at once instead of an error that is no longer true."""
+    from .runs import sync_run_request
+
+    latest = SyncRun.objects.filter(link=OuterRef("pk")).order_by("-queued_at", "-pk")
+    refused = (
+        ClientLink.objects.filter(connection=connection, unlinked_at__isnull=True)
+        .annotate(
+            latest_status=Subquery(latest.values("status")[:1]),
+            latest_error=Subquery(latest.values("error_class")[:1]),
+        )
+        .filter(latest_status=SyncRun.Status.FAILED, latest_error="access")
+        .order_by("pk")
+    )
+    queued = 0
+    for link in refused:
+        _, created = sync_run_request(link=link, trigger=SyncRun.Trigger.MANUAL, requested_by=actor)
+        queued += created
+    if queued:
+        logger.info("Connection %s reconnected: %s refused files queued again", connection.pk, queued)
+    return queued
+
+
+def connection_schedule_set(*, connection: Connection, actor: User | None, at: dt.time) -> Connection:
+    """Move the connection's nightly sync to ``at`` (the firm's time zone): every linked file's next
+    scheduled sync moves with it. Audited."""
+    from .schedule import next_nightly
+
+    at = at.replace(second=0, microsecond=0, tzinfo=None)
+    with transaction.atomic():
+        locked = Connection.objects.select_for_update().get(pk=connection.pk)
+        before = locked.nightly_sync_time
+        if before == at:
+            return locked
+        locked.nightly_sync_time = at
+        locked.save(update_fields=["nightly_sync_time", "updated_at"])
+        ClientLink.objects.filter(connection=locked, unlinked_at__isnull=True).update(
+            next_sync_at=next_nightly(after=timezone.now(), at=at)
+        )
+        audit_record(
+            firm=locked.firm,
+            actor=actor,
+            action=AuditEvent.Action.SCHEDULE_CHANGED,
+            connection=locked,
+            summary=f"Moved the nightly sync of “{locked.name}” from {before:%H:%M} to {at:%H:%M}.",
         )
     return locked
 

@@ -14,6 +14,7 @@ urlpatterns = [
     path(f"{firm}/syncs/add/package/", views.sync_add_package, name="sync_add_package"),
     path(f"{firm}/syncs/add/winbooks/", views.sync_connect_winbooks, name="sync_connect_winbooks"),
     path(f"{firm}/syncs/<int:connection_id>/reconnect/", views.sync_reconnect, name="sync_reconnect"),
+    path(f"{firm}/syncs/<int:connection_id>/schedule/", views.sync_schedule, name="sync_schedule"),
     path(f"{firm}/syncs/<int:connection_id>/disconnect/", views.sync_disconnect, name="sync_disconnect"),
     path(f"{client}/", views.client_file_detail, name="client_file_detail"),
     path(f"{client}/link/", views.client_link, name="client_link"),

@@ -4,6 +4,7 @@ redirect or render. The client file page lives here because it shows sync state 
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
@@ -20,7 +21,7 @@ from clients.access import Action, FirmAccess, require_client_file, require_firm
 from clients.models import ClientFile
 
 from . import selectors, services
-from .forms import ConnectWinbooksForm, LinkForm, ReconnectForm
+from .forms import ConnectWinbooksForm, LinkForm, ReconnectForm, ScheduleForm
 from .models import ClientLink, SyncRun
 from .runs import sync_run_request
 
@@ -53,6 +54,7 @@ def syncs_tab(request: HttpRequest, firm_slug: str) -> HttpResponse:
             "can_view_syncs": True,
             "can_manage": can_manage,
             "connections": selectors.connection_list_for_tab(firm=access.firm),
+            "time_zone": settings.TIME_ZONE,
             "alerts": selectors.reconnect_alerts(firm=access.firm),
             "audit_events": selectors.audit_event_list(firm=access.firm) if can_manage else [],
         },
@@ -121,9 +123,36 @@ def sync_reconnect(request: HttpRequest, firm_slug: str, connection_id: int) -> 
         except ValidationError as error:
             _add_errors(form, error)
         else:
-            messages.success(request, f"“{connection.name}” is reconnected; its client files sync again.")
+            messages.success(
+                request,
+                gettext(
+                    "“%(name)s” is reconnected. Its client files sync again: those whose last sync was "
+                    "refused access are queued to sync now."
+                )
+                % {"name": connection.name},
+            )
             return redirect("syncs_tab", firm_slug=access.firm.slug)
     return render(request, "syncs/reconnect.html", _tab_context(access, form=form, connection=connection))
+
+
+@login_required
+@require_POST
+def sync_schedule(request: HttpRequest, firm_slug: str, connection_id: int) -> HttpResponse:
+    """An admin moves a sync's nightly run (the firm's time zone); audited."""
+    access = require_firm(request.user, firm_slug, Action.MANAGE_SYNCS)
+    connection = selectors.connection_get_for_firm(firm=access.firm, connection_id=connection_id)
+    form = ScheduleForm(request.POST)
+    if form.is_valid():
+        at = form.cleaned_data["nightly_sync_time"]
+        services.connection_schedule_set(connection=connection, actor=_user(request), at=at)
+        messages.success(
+            request,
+            gettext("“%(name)s” now syncs every night at %(time)s.")
+            % {"name": connection.name, "time": f"{at:%H:%M}"},
+        )
+    else:
+        messages.error(request, " ".join(str(e) for e in form.errors["nightly_sync_time"]))
+    return redirect("syncs_tab", firm_slug=access.firm.slug)
 
 
 @login_required

@@ -47,6 +47,7 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "sync_connect_winbooks": ("AFFFLN", "AFFFLN"),
     "sync_reconnect": ("AFFFLN", "AFFFLN"),
     "sync_disconnect": ("AFFFLN", "AFFFLN"),
+    "sync_schedule": ("MMMMLM", "AFFFLN"),
     "client_file_detail": ("AAAFLN", "AAAFLN"),
     "client_link": ("MMMMLM", "AAFFLN"),
     "client_unlink": ("MMMMLM", "AAFFLN"),
