@@ -18,7 +18,7 @@ import msgspec
 import requests
 
 from clients.ledger.streams import STREAMS
-from syncs.providers.winbooks_reader import DEFAULT_PAGE_SIZE, MAX_LEVEL, PAGE_SIZE, STREAM_OMS
+from syncs.providers.winbooks.reader import DEFAULT_PAGE_SIZE, MAX_LEVEL, PAGE_SIZE, STREAM_OMS
 from winbooks.dates import dumps
 from winbooks.pagination import Key, keyset_query, record_key
 

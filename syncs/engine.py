@@ -56,8 +56,8 @@ from .models import (
     SyncRun,
 )
 from .prefetch import Prefetcher
-from .providers import ProviderError
-from .providers.winbooks_reader import PeriodIds, StreamPage, WinbooksReader
+from .providers import ProviderError, Reader, get_provider
+from .providers.base import PeriodFingerprint, PeriodIds, StreamPage
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class RunCancelled(Exception):
 class RunState:
     run: SyncRun
     link: ClientLink
-    reader: WinbooksReader
+    reader: Reader
     refs: RefMaps
     counts: dict[str, UpsertCounts] = field(default_factory=dict)
     touched_periods: set[int] = field(default_factory=set)
@@ -102,7 +102,7 @@ class RunState:
     next_wanted_check: float = 0.0
 
     @classmethod
-    def resume(cls, run: SyncRun, link: ClientLink, reader: WinbooksReader) -> RunState:
+    def resume(cls, run: SyncRun, link: ClientLink, reader: Reader) -> RunState:
         return cls(
             run=run,
             link=link,
@@ -144,7 +144,7 @@ def sync_run_claim(*, run_id: int) -> SyncRun:
     )
 
 
-def sync_run_execute(*, run_id: int, reader: WinbooksReader | None = None) -> SyncRun:
+def sync_run_execute(*, run_id: int, reader: Reader | None = None) -> SyncRun:
     """Claim and carry out one run. Transient provider errors are re-raised (the task retries them, the
     run going back to the queue); every other outcome is recorded on the run."""
     try:
@@ -156,7 +156,9 @@ def sync_run_execute(*, run_id: int, reader: WinbooksReader | None = None) -> Sy
     state: RunState | None = None
     try:
         _check_still_wanted(link)
-        reader = reader or WinbooksReader(connection_id=link.connection_id, company_code=link.company_code)
+        reader = reader or get_provider(link.connection.provider).reader(
+            connection_id=link.connection_id, company_code=link.company_code
+        )
         state = RunState.resume(run, link, reader)
         with _fewer_collections():
             _sync(state)
@@ -541,7 +543,7 @@ def _drop_issues_the_ledger_contradicts(state: RunState) -> None:
         state.issues -= deleted
 
 
-Fingerprint = tuple[int, Decimal, int, int]
+Fingerprint = PeriodFingerprint
 
 
 def _fingerprint(value: Fingerprint | None) -> Fingerprint:

@@ -22,7 +22,16 @@ from django.utils.translation import gettext as _
 
 from clients.models import ClientFile, Firm
 
-from .models import CONNECTION_SECRETS_VIA_LINK, AuditEvent, ClientLink, Connection, SyncCursor, SyncRun
+from .connections import audit_record
+from .models import (
+    CONNECTION_SECRETS_VIA_LINK,
+    AuditEvent,
+    ClientLink,
+    Connection,
+    Provider,
+    SyncCursor,
+    SyncRun,
+)
 from .providers import ProviderError, get_provider
 
 logger = logging.getLogger(__name__)
@@ -79,30 +88,19 @@ def _cancel_queued_runs(runs: QuerySet[SyncRun], *, error_class: str, message: s
     )
 
 
-def audit_record(
+def connection_connect(
     *,
     firm: Firm,
     actor: User | None,
-    action: AuditEvent.Action,
-    summary: str,
-    connection: Connection | None = None,
-    client_file: ClientFile | None = None,
-) -> AuditEvent:
-    return AuditEvent.objects.create(
-        firm=firm,
-        actor=actor,
-        action=action,
-        summary=summary[:500],
-        connection=connection,
-        client_file=client_file,
-    )
-
-
-def connection_connect(
-    *, firm: Firm, actor: User | None, name: str, email: str, exchange_token: str, api_url: str = ""
+    name: str,
+    email: str,
+    exchange_token: str,
+    api_url: str = "",
+    provider_key: str = Provider.WINBOOKS,
 ) -> Connection:
-    """Connect the firm to WinbooksOnWeb: exchange the token now, store the credentials encrypted."""
-    provider = get_provider("winbooks")
+    """Connect the firm to a bookkeeping package (WinbooksOnWeb unless told otherwise): exchange the token
+    now, store the credentials encrypted."""
+    provider = get_provider(provider_key)
     name = _clean_name(name)
     email = _clean_email(email)
     exchange_token = _clean_exchange_token(exchange_token)
@@ -266,26 +264,6 @@ def connection_disconnect(*, connection: Connection, actor: User | None) -> Conn
             summary=f"Disconnected “{locked.name}”. Linked client files keep their ledger and history.",
         )
     return locked
-
-
-def connection_mark_needs_reconnect(*, connection_id: int, reason: str) -> bool:
-    """Mark the connection as refused by the package, once; True when this call changed it."""
-    with transaction.atomic():
-        changed = Connection.objects.filter(pk=connection_id, status=Connection.Status.CONNECTED).update(
-            status=Connection.Status.NEEDS_RECONNECT,
-            status_reason=reason[:500],
-            status_changed_at=timezone.now(),
-        )
-        if changed:
-            connection = Connection.objects.get(pk=connection_id)
-            audit_record(
-                firm=connection.firm,
-                actor=None,
-                action=AuditEvent.Action.NEEDS_RECONNECT,
-                connection=connection,
-                summary=f"“{connection.name}” needs reconnecting: {reason}",
-            )
-    return bool(changed)
 
 
 def _clean_company_code(code: str) -> str:

@@ -23,7 +23,7 @@ from uuid import UUID
 
 import msgspec
 
-__all__ = ["EPOCH", "dumps", "format_date", "loads", "parse_date"]
+__all__ = ["EPOCH", "dumps", "format_date", "loads", "parse_date", "parse_date_text"]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MS = timedelta(milliseconds=1)
@@ -34,7 +34,7 @@ def parse_date(value: Any) -> datetime | None:
     """An aware UTC datetime from a Microsoft JSON date, an ISO 8601 string or a datetime; ``None`` for
     ``None`` or ``""``. Raises ``ValueError`` for anything else."""
     if value.__class__ is str:
-        return _parse_text(value)
+        return parse_date_text(value)
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
@@ -65,9 +65,10 @@ def _parse_str(value: str) -> datetime | None:
     return _as_utc(parsed)
 
 
-# The lines of a document repeat its header's Created/Modified (and often its BookDate), so most values
-# were parsed a moment ago; a datetime is immutable, so handing out the same one again is safe.
-_parse_text = functools.lru_cache(maxsize=4096)(_parse_str)
+# ``parse_date`` of a str, cached: the lines of a document repeat its header's Created/Modified (and often its
+# BookDate), so most values were parsed a moment ago; a datetime is immutable, so handing out the same one
+# again is safe. The fast paths (records, typed documents, the sync's conversion) call it directly.
+parse_date_text = functools.lru_cache(maxsize=4096)(_parse_str)
 
 
 def _as_utc(value: datetime) -> datetime:

@@ -26,7 +26,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from .dates import _parse_text
+from .dates import parse_date_text
 from .records import (
     _BOOLEAN,
     _GUID,
@@ -180,7 +180,9 @@ def _check(wire: Any, kinds: tuple[tuple[str, ...], ...]) -> None:
     for attr in moments:
         text = getattr(wire, attr)
         if text is not None:
-            _parse_text(text)  # ValueError / OverflowError: not plain; cached, so the reader's parse is free
+            parse_date_text(
+                text
+            )  # ValueError / OverflowError: not plain; cached, so the reader's parse is free
     for attr in numbers:
         number = getattr(wire, attr)
         if number is not None and not number.is_finite():
@@ -197,7 +199,7 @@ if _LINE_KINDS != _LINE_CHECKED:  # the record's field table changed: _check_lin
     raise TypeError(f"winbooks.documents._check_line checks {_LINE_CHECKED}, GLTrans has {_LINE_KINDS}")
 
 
-def _check_line(line: Any, parse: Any = _parse_text, reference: Any = _reference) -> None:
+def _check_line(line: Any, parse: Any = parse_date_text, reference: Any = _reference) -> None:
     ident = line.id
     if ident is None or not ident.int:
         raise _NotPlain

@@ -17,7 +17,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, Self
 
-from .dates import _parse_text, parse_date
+from .dates import parse_date, parse_date_text
 from .exceptions import WinbooksBadPayload
 
 __all__ = [
@@ -254,7 +254,7 @@ def _read_plain(plain: tuple[tuple[Any, ...], ...], values: dict[str, Any], d: d
         value = get(name)
         if value.__class__ is str:
             try:
-                values[attr] = _parse_text(value)
+                values[attr] = parse_date_text(value)
             except (ValueError, OverflowError):
                 return False
         elif value is not None:

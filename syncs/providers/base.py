@@ -1,5 +1,10 @@
 """The interface between the portal and a bookkeeping package, and the error taxonomy users see.
 
+A package is a ``Provider``: it connects (trades a one-time token for credentials), checks a company code,
+and hands the sync engine a ``Reader`` for one company. The engine only ever talks to these two; what to
+ask the package, and how its objects become the ledger's plain rows (``clients.ledger.rows``), is the
+provider's own business. See docs/architecture.md, "Adding a second package".
+
 Errors fall in four kinds, each with its own handling:
 
 - ``access``: the firm's connection itself is refused (token revoked, licence module missing). The
@@ -13,8 +18,14 @@ Errors fall in four kinds, each with its own handling:
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from typing import Literal, Protocol
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal, Protocol
+
+from clients.ledger.rows import Rejected
+from clients.ledger.streams import Stream
 
 ErrorKind = Literal["access", "config", "transient", "data"]
 
@@ -40,8 +51,108 @@ class Credentials:
     access_token_expires_at: dt.datetime
 
 
+# A stream's position: the package's (Modified, Id) of the last object read, kept as the stream's cursor.
+Key = tuple[dt.datetime, str]
+NO_KEY: Key = (dt.datetime.min.replace(tzinfo=dt.UTC), "")  # pages read by id move no cursor
+
+
+@dataclass
+class StreamPage:
+    """A page of one stream as ledger rows (``clients.ledger.rows``), what could not be read, and where the
+    stream stands after it."""
+
+    rows: list[Any]
+    rejected: list[Rejected]
+    last_key: Key = NO_KEY
+
+
+@dataclass
+class PeriodIds:
+    """Every document id and line id the package has in one period (see ``Reader.period_ids``)."""
+
+    entry_ids: set[uuid.UUID] = field(default_factory=set)
+    line_ids: set[uuid.UUID] = field(default_factory=set)
+    entry_of_line: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
+    entry_versions: dict[uuid.UUID, int] = field(default_factory=dict)
+
+
+# Per period: (number of lines with a positive amount, their sum, number of documents, sum of their versions).
+PeriodFingerprint = tuple[int, Decimal, int, int]
+# Per (period, account): (number of lines, their signed sum); an account of None is a line without one.
+AccountSums = dict[tuple[uuid.UUID, uuid.UUID | None], tuple[int, Decimal]]
+
+
+class Reader(Protocol):
+    """One company of one connection, read for the sync engine. Ids are the package's own (``wow_id``);
+    every list is complete or the call raises ``ProviderError``: the engine never diffs a partial read."""
+
+    @property
+    def api_calls(self) -> int:
+        """Calls made so far (the run page and the benchmark show them)."""
+        ...
+
+    @property
+    def api_calls_by_kind(self) -> dict[str, int]: ...
+
+    def changed(
+        self,
+        stream: Stream,
+        *,
+        since: dt.datetime | None,
+        after: Key | None,
+        period_ids: Iterable[uuid.UUID] | None = None,
+        read_ahead: bool = False,
+    ) -> Iterator[StreamPage]:
+        """Pages of what changed in ``stream`` after the key ``after`` (or since ``since``), in the package's
+        (Modified, Id) order; documents only of ``period_ids`` when given. ``read_ahead``: the reader may
+        fetch the next pages while the engine writes one."""
+        ...
+
+    def master_fingerprint(self, stream: Stream) -> tuple[int, int]:
+        """(number of objects, sum of their versions) of one master-data stream."""
+        ...
+
+    def versions(self, stream: Stream) -> dict[uuid.UUID, int]:
+        """Every object's id and version of one master-data stream."""
+        ...
+
+    def objects(self, stream: Stream, ids: Iterable[uuid.UUID]) -> Iterator[StreamPage]:
+        """Master-data objects by id, as pages like ``changed``'s (their ``last_key`` is ``NO_KEY``)."""
+        ...
+
+    def period_fingerprints(self) -> dict[uuid.UUID, PeriodFingerprint]:
+        """The fingerprint of every period that has documents."""
+        ...
+
+    def period_days(self, period_id: uuid.UUID) -> dict[dt.date | None, tuple[list[Any], int, int]]:
+        """Per booking date of one period: (the package's own values of that date, documents, sum of their
+        versions). The values are handed back to ``period_ids`` as they are."""
+        ...
+
+    def period_ids(
+        self, period_id: uuid.UUID, *, lines: bool = True, book_dates: list[Any] | None = None
+    ) -> PeriodIds:
+        """The document ids and versions of one period (with ``lines``, its line ids too; with
+        ``book_dates``, only the documents booked on those dates, as ``period_days`` named them)."""
+        ...
+
+    def entries(
+        self, *, ids: Iterable[uuid.UUID] = (), period_id: uuid.UUID | None = None
+    ) -> Iterator[StreamPage]:
+        """Documents with their lines: these ids, or every document of a period."""
+        ...
+
+    def account_sums(
+        self, period_ids: Iterable[uuid.UUID], *, accounts: Iterable[uuid.UUID] | None = None
+    ) -> AccountSums:
+        """The package's own trial balance of these periods (only ``accounts`` when given)."""
+        ...
+
+    def close(self) -> None: ...
+
+
 class Provider(Protocol):
-    key: str
+    key: str  # Connection.provider
     label: str
     default_api_url: str
 
@@ -52,4 +163,8 @@ class Provider(Protocol):
     def check_company(self, *, connection_id: int, company_code: str) -> list[dt.date]:
         """Prove that the company answers with the connection's credentials (or raise ProviderError), and
         return the first days of its fiscal years, sorted."""
+        ...
+
+    def reader(self, *, connection_id: int, company_code: str) -> Reader:
+        """A reader of one company with the connection's credentials (refreshed as the package needs)."""
         ...

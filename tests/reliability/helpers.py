@@ -9,8 +9,8 @@ from typing import Any
 import winbooks
 from syncs.engine import sync_run_execute
 from syncs.models import ClientLink, Connection, SyncRun
-from syncs.providers.winbooks import _tokens, refresh_tokens_single_flight
-from syncs.providers.winbooks_reader import WinbooksReader
+from syncs.providers.winbooks.reader import WinbooksReader
+from syncs.providers.winbooks.tokens import refresh_tokens_single_flight, stored_tokens
 from syncs.runs import sync_run_request
 from syncs.services import client_link_set, connection_connect
 from tests.fixtures import FirmWorld
@@ -47,7 +47,7 @@ def make_client(
     return winbooks.WinbooksClient(
         api_url=connection.api_url,
         email=connection.email,
-        tokens=_tokens(connection),
+        tokens=stored_tokens(connection),
         refresh_coordinator=coordinate,
         **options,
     )

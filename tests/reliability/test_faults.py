@@ -14,8 +14,9 @@ from clients.ledger.streams import Stream
 from clients.models import Entry, EntryLine
 from syncs.engine import sync_run_execute
 from syncs.models import AuditEvent, ClientLink, Connection, SyncCursor, SyncIssue, SyncRun
-from syncs.providers import ProviderError, winbooks_reader
-from syncs.providers.winbooks_reader import WinbooksReader
+from syncs.providers import ProviderError
+from syncs.providers.winbooks import reader as winbooks_reader
+from syncs.providers.winbooks.reader import WinbooksReader
 from syncs.services import connection_connect, connection_reconnect
 from tests.fixtures import FirmWorld
 from tests.syncs.helpers import assert_ledger_equals_sandbox

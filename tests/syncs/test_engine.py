@@ -133,8 +133,9 @@ def test_a_revoked_refresh_token_marks_the_sync_needs_reconnecting_once(
 def test_a_sync_interrupted_after_page_k_and_retried_ends_identical(
     link: ClientLink, wow_sandbox: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from syncs.providers import ProviderError, winbooks_reader
-    from syncs.providers.winbooks import client_for_connection
+    from syncs.providers import ProviderError
+    from syncs.providers.winbooks import reader as winbooks_reader
+    from syncs.providers.winbooks.tokens import client_for_connection
 
     monkeypatch.setitem(winbooks_reader.PAGE_SIZE, "entries", 4)  # 15 documents: 4 pages
     wow_sandbox.control(
@@ -175,7 +176,7 @@ def test_a_link_removed_while_documents_stream_in_stops_the_run_at_the_next_chec
     from django.utils import timezone
 
     from syncs import engine
-    from syncs.providers import winbooks_reader
+    from syncs.providers.winbooks import reader as winbooks_reader
 
     monkeypatch.setitem(winbooks_reader.PAGE_SIZE, "entries", 4)  # 15 documents: 4 pages
     monkeypatch.setattr(engine, "STILL_WANTED_EVERY_SECONDS", 0.0)  # read at every page
@@ -288,7 +289,7 @@ def test_a_document_and_its_now_unused_account_deleted_in_wow_both_go(
 def test_an_account_wow_deleted_but_the_ledger_still_books_on_is_kept_as_an_issue(
     link: ClientLink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from syncs.providers import winbooks_reader
+    from syncs.providers.winbooks import reader as winbooks_reader
 
     run_sync(link)
     sales = Account.objects.get(client_file=link.client_file, number="700000")

@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from syncs.providers.winbooks_reader import NO_KEY, StreamPage, _decoded_page, _page
+from syncs.providers.base import NO_KEY, StreamPage
+from syncs.providers.winbooks.conversion import decoded_page, records_page
 from winbooks.dates import dumps, loads
 from winbooks.documents import decode_documents
 from winbooks.pagination import Page, merge_chunks
@@ -85,7 +86,7 @@ def typed(value: Any) -> Any:
 
 
 def usual(chunks: list[bytes]) -> StreamPage:
-    return _page("entries", merge_chunks([loads(chunk) for chunk in chunks]), NO_KEY)
+    return records_page("entries", merge_chunks([loads(chunk) for chunk in chunks]), NO_KEY)
 
 
 def decoded(chunks: list[bytes]) -> StreamPage | None:
@@ -93,7 +94,7 @@ def decoded(chunks: list[bytes]) -> StreamPage | None:
     documents = decode_documents(chunks)
     if documents is None:
         return None
-    return _decoded_page(Page(records=documents, last_key=NO_KEY, decoded=True))
+    return decoded_page(Page(records=documents, last_key=NO_KEY, decoded=True))
 
 
 def outcome(page: StreamPage) -> Any:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from clients.ledger import EntryRow, Rejected
-from syncs.providers.winbooks_reader import _page, _ref_uuid, _uuid, convert
+from syncs.providers.winbooks.conversion import convert, parse_guid, records_page, ref_guid
 
 GUID = "6f1c2a4e-0d5b-4c1e-9a43-1b2c3d4e5f60"
 ZERO = "00000000-0000-0000-0000-000000000000"
@@ -35,7 +35,7 @@ ZERO = "00000000-0000-0000-0000-000000000000"
 )
 def test_uuid_is_what_uuid_UUID_makes(text: str) -> None:
     expected = uuid.UUID(text.strip("{}"))
-    made = _uuid(text)
+    made = parse_guid(text)
     assert made == expected and type(made) is uuid.UUID
     assert (str(made), hash(made), made.is_safe, made.version) == (
         str(expected),
@@ -44,7 +44,7 @@ def test_uuid_is_what_uuid_UUID_makes(text: str) -> None:
         expected.version,
     )
     assert pickle.loads(pickle.dumps(made)) == expected
-    assert _ref_uuid(text) == expected
+    assert ref_guid(text) == expected
 
 
 @pytest.mark.parametrize("text", ["not-a-guid", GUID[:-1] + "g", GUID + "0", GUID + "}x", "-" * 36, "{}"])
@@ -52,12 +52,12 @@ def test_bad_guids_fail_as_uuid_UUID_fails(text: str) -> None:
     with pytest.raises(ValueError) as expected:
         uuid.UUID(text.strip("{}"))
     with pytest.raises(ValueError) as raised:
-        _uuid(text)
+        parse_guid(text)
     assert str(raised.value) == str(expected.value)
 
 
 def test_empty_ids_are_none() -> None:
-    assert _uuid(None) is None and _uuid("") is None
+    assert parse_guid(None) is None and parse_guid("") is None
 
 
 def document(**changes: Any) -> dict[str, Any]:
@@ -115,7 +115,7 @@ def test_a_document_becomes_an_entry_row() -> None:
 )
 def test_unreadable_documents_are_rejected_naming_the_problem(changes: dict[str, Any], problem: str) -> None:
     data = document(**changes)
-    page = _page("entries", [data, document(Id="22222222-2222-3333-4444-555555555555")])
+    page = records_page("entries", [data, document(Id="22222222-2222-3333-4444-555555555555")])
     assert len(page.rows) == 1
     assert page.rejected == [
         Rejected(

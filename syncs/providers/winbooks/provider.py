@@ -1,0 +1,101 @@
+"""WinbooksOnWeb as a ``base.Provider``: connecting, checking a company, and a reader of one company.
+
+The folder is the whole integration with the ``winbooks`` client (which knows nothing of Django):
+``errors`` words the client's errors for users, ``tokens`` keeps the firm's tokens fresh single-flight,
+``reader`` asks WoW what the engine needs and ``conversion`` turns WoW's objects into ledger rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import logging
+from urllib.parse import urlsplit
+
+import winbooks
+from winbooks import query as q
+
+from ..base import Credentials, ProviderError
+from .errors import user_error
+from .reader import WinbooksReader
+from .tokens import client_for_connection
+
+logger = logging.getLogger(__name__)
+
+
+def _host_is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def clean_api_url(api_url: str) -> str:
+    """The API location, normalised; plain http only to a server on this machine (the sandbox)."""
+    api_url = api_url.strip().rstrip("/")
+    parts = urlsplit(api_url)
+    if parts.scheme not in {"https", "http"} or not parts.hostname:
+        raise ProviderError(
+            "The API location must be a web address such as https://rapi.winbooksonweb.be.", kind="config"
+        )
+    if parts.scheme == "http" and not _host_is_loopback(parts.hostname):
+        raise ProviderError(
+            "The API location must use https:// (tokens would otherwise travel unencrypted).", kind="config"
+        )
+    if parts.query or parts.fragment or parts.username:
+        raise ProviderError(
+            "The API location must be a plain address, without ?, # or a user name.", kind="config"
+        )
+    return api_url
+
+
+class WinbooksProvider:
+    key = "winbooks"
+    label = "WinbooksOnWeb"
+    default_api_url = "https://rapi.winbooksonweb.be"
+
+    def exchange(self, *, api_url: str, email: str, exchange_token: str) -> Credentials:
+        api_url = clean_api_url(api_url)
+        try:
+            # A person waits on the page (and a web worker with them): a few seconds, no retries.
+            tokens = winbooks.exchange_token(
+                api_url=api_url,
+                email=email,
+                exchange_token=exchange_token,
+                limits=winbooks.INTERACTIVE_LIMITS,
+                max_retries=0,
+            )
+        except winbooks.WinbooksError as error:
+            logger.info("WinbooksOnWeb token exchange refused: %s", type(error).__name__)
+            raise user_error(error, during="connect") from error
+        return Credentials(
+            api_url=api_url,
+            email=email,
+            access_token=tokens.access_token,
+            refresh_token=tokens.refresh_token,
+            access_token_expires_at=tokens.expires_at,
+        )
+
+    def check_company(self, *, connection_id: int, company_code: str) -> list[dt.date]:
+        """Prove the company answers with the connection's tokens; its fiscal years' start dates, sorted
+        (a company has a few dozen book years at most: one small call, which the check makes anyway). A person
+        waits on the page: a few seconds, no retries."""
+        client = client_for_connection(connection_id, limits=winbooks.INTERACTIVE_LIMITS, max_retries=0)
+        try:
+            raws = client.execute_criteria(company_code, q.Query("BookYear"))
+        except winbooks.WinbooksError as error:
+            raise user_error(error, during="company") from error
+        starts = set()
+        for raw in raws:
+            try:
+                start = winbooks.BookYear.from_json(raw).start_date
+            except (winbooks.WinbooksBadPayload, ValueError, TypeError):
+                continue  # an unreadable book year is reported by the sync, not here
+            if start is not None:
+                starts.add(start.date())
+        return sorted(starts)
+
+    def reader(self, *, connection_id: int, company_code: str) -> WinbooksReader:
+        return WinbooksReader(connection_id=connection_id, company_code=company_code)
