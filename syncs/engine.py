@@ -489,8 +489,8 @@ def _remove_period_documents(state: RunState, period_pk: int) -> None:
         entries, lines, pairs = ledger.ledger_delete_entries(
             client_file_id=state.client_file_id, wow_ids=set(documents)
         )
-        state.count("entries").add(entries)
-        state.count("lines").add(lines)
+        state.count(ENTRIES.key).add(entries)
+        state.count(LINES_KEY).add(lines)
         state.touched_accounts |= pairs
         state.touched_periods |= {period for period, _ in pairs} | {period_pk}
         state.full_check_periods.add(period_pk)
@@ -522,7 +522,7 @@ def _drop_issues_the_ledger_contradicts(state: RunState) -> None:
     ledger, so it goes (logged for the team)."""
     if not state.issues or state.run.started_at is None:
         return
-    rejected = SyncIssue.objects.filter(run=state.run, entity__in=[ENTRIES.entity, "entry"])
+    rejected = SyncIssue.objects.filter(run=state.run, entity=ENTRIES.entity)
     wow_ids = {issue.wow_id: issue.pk for issue in rejected}
     valid = {}
     for wow_id, pk in wow_ids.items():

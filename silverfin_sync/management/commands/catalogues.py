@@ -59,7 +59,9 @@ def makemessages(base: Path, languages: list[str]) -> None:
     ]
     command += [f"--locale={language}" for language in languages]
     for name in IGNORED:
-        command += [f"--ignore={name}/*"]
+        # The files under the top-level folder only: "--ignore=winbooks/*" would skip every folder named so,
+        # syncs/providers/winbooks/ (the portal's translated side of the WoW client) included.
+        command += [f"--ignore={name}/*.*"]
     command += ["--ignore=.*"]
     env = {**os.environ, "PYTHONPATH": str(base), "PYTHONDONTWRITEBYTECODE": "1"}
     result = subprocess.run(command, cwd=base, env=env, capture_output=True, text=True, check=False)  # noqa: S603
