@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from .behaviour import STRICT, WOW_LIKE
 from .chunks import CHUNK_SIZE
 from .recipes import GENERATOR_PARAMS, FolderRecipe
 from .server import SandboxServer
@@ -61,6 +62,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--chunk-size", type=int, default=CHUNK_SIZE)
     parser.add_argument("--no-split", action="store_true", help="never split a header across chunks")
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="the strict sandbox, not the WoW-like one (see README.md, WoW-like and strict)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(message)s")
@@ -77,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         {args.email: [r.code for r in recipes]} if recipes else {},
         chunk_size=args.chunk_size,
         split=not args.no_split,
+        behaviour=STRICT if args.strict else WOW_LIKE,
     )
     server = SandboxServer(store, args.host, args.port)
     print(f"WinbooksOnWeb sandbox listening on {server.url}", flush=True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
+from .behaviour import MODES
 from .errors import ApiError, bad_request
 from .folder import Folder
 from .generator import factory_for_folder, folder_journals, insert_document
@@ -182,6 +183,16 @@ def _dispatch(store: Store, base_url: str, method: str, parts: list[str], raw: b
         if method == "POST":
             data = _object(raw)
             with store.lock:
+                behaviour = store.behaviour
+                if "mode" in data:
+                    if data["mode"] not in MODES:
+                        raise bad_request(f"mode must be one of {', '.join(MODES)}")
+                    behaviour = MODES[data["mode"]]
+                switches = {k: v for k, v in data.items() if k not in ("mode", "chunk_size", "split")}
+                try:
+                    behaviour = behaviour.changed(switches)
+                except ValueError as exc:
+                    raise bad_request(str(exc)) from exc
                 if "chunk_size" in data:
                     size = data["chunk_size"]
                     if not isinstance(size, int) or isinstance(size, bool) or size < 1:
@@ -189,7 +200,11 @@ def _dispatch(store: Store, base_url: str, method: str, parts: list[str], raw: b
                     store.chunk_size = size
                 if "split" in data:
                     store.split = bool(data["split"])
-        return json_response(200, {"chunk_size": store.chunk_size, "split": store.split})
+                store.behaviour = behaviour
+        with store.lock:
+            return json_response(
+                200, {"chunk_size": store.chunk_size, "split": store.split, **store.behaviour.describe()}
+            )
 
     if route == "continuations" and not rest and method == "DELETE":
         return json_response(200, {"dropped": store.drop_continuations()})
@@ -234,7 +249,7 @@ def _folders(store: Store, method: str, rest: list[str], raw: bytes) -> Response
 
     if action == "snapshot" and len(rest) == 2 and method == "GET":
         with store.lock:
-            return json_response(200, folder.snapshot())
+            return json_response(200, folder.snapshot(store.behaviour))
 
     if action == "mutate" and len(rest) == 2 and method == "POST":
         return json_response(200, mutate(store, folder, _object(raw)))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from .model import WRITERS, Entity, Field, ValueProblem, to_storage
+from .model import TYPE_ALIASES, WRITERS, Entity, Field, ValueProblem, to_storage
 
 CONDITION_OPERATORS = {
     0: "Eq",
@@ -224,9 +224,10 @@ def compile_criteria(entity: Entity, body: Any) -> Compiled:
     if not isinstance(body, dict):
         raise CriteriaError("The criteria body must be a JSON object")
     entity_type = body.get("EntityType")
+    namespace = entity.type_name.split(",")[0].rsplit(".", 1)[0]
+    accepted = {f"{namespace}.{name}" for name in (entity.name, *TYPE_ALIASES.get(entity.name, ()))}
     if entity_type and (
-        not isinstance(entity_type, str)
-        or entity_type.split(",")[0].strip() != entity.type_name.split(",")[0]
+        not isinstance(entity_type, str) or entity_type.split(",")[0].strip() not in accepted
     ):
         raise CriteriaError(f"EntityType {entity_type!r} does not match the route ({entity.type_name})")
     if body.get("Association"):

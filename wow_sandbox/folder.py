@@ -9,20 +9,24 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .chunks import Item, Split, item_json
+from .behaviour import STRICT, Behaviour
+from .chunks import Item, Node, Value, item_json
 from .criteria import Compiled, quote, select_list
 from .errors import bad_request
 from .model import (
     ENTITIES,
     LOAD_ORDER,
+    NAVIGATIONS,
     USER_TABLE,
-    WRITER,
+    WRITERS_FOR_VAT_TYPE,
     ZERO_GUID,
     Entity,
     Field,
+    Nav,
     Raw,
     ValueProblem,
     guid_text,
+    lenient_input,
     looks_like_guid,
     money_decimal,
     new_guid,
@@ -195,48 +199,84 @@ class Folder:
 
     # -- serialization --------------------------------------------------------------------------------------
 
-    def items(self, om: str, rows: Sequence[tuple], level: int) -> list[Item]:
-        """Rows (rid first) as list items at ``maxLevel``."""
-        e = ENTITIES[om]
-        w = WRITER[om]
-        nested = e.nested
-        if nested is None:
+    def items(
+        self,
+        om: str,
+        rows: Sequence[tuple],
+        level: int,
+        behaviour: Behaviour = STRICT,
+        *,
+        depth: int = 1,
+        parent_via: str | None = None,
+    ) -> list[Item]:
+        """Rows (rid first) as answer items at ``maxLevel``: an object at ``depth`` below ``level`` has its
+        navigation properties expanded (``model.NAVIGATIONS``), deeper ones write them as null. Strict, a
+        ``level`` above 2 answers as 2. ``parent_via``: the reference to the object that lists these rows
+        (a line's header), left null rather than expanded again inside it."""
+        navs = NAVIGATIONS[behaviour.expand_references].get(om, ())
+        w = WRITERS_FOR_VAT_TYPE[behaviour.vat_type][om]
+        if not navs:
             return [w.json(r[1:]) for r in rows]
-        if level < 2:
-            tail = "," + '"' + nested.name + '":null}'
+        if not behaviour.expand_references:
+            level = min(level, 2)
+        if depth >= level:
+            tail = "".join(',"' + nav.name + '":null' for nav in navs) + "}"
             return [w.body(r[1:]) + tail for r in rows]
-        if nested.many:
-            children = self.children(nested.om, nested.via, [r[0] for r in rows])
-            head = "," + '"' + nested.name + '":['
-            return [Split(w.body(r[1:]) + head, children.get(r[0], [])) for r in rows]
-        via = self.col(om, nested.via)
-        refs = list({r[via] for r in rows if r[via] is not None})
-        targets: dict[str, str] = {}
-        tw = WRITER[nested.om]
-        for start in range(0, len(refs), 500):
-            part = refs[start : start + 500]
-            for t in self.select(nested.om, f"o.Id IN ({','.join('?' * len(part))})", part):
-                targets[t[1]] = tw.json(t[1:])
-        key = "," + '"' + nested.name + '":'
-        return [w.body(r[1:]) + key + targets.get(r[via], "null") + "}" for r in rows]
-
-    def children(self, om: str, via: str, parent_rids: Sequence[int]) -> dict[int, list[str]]:
-        """Serialized children (lines) per parent rid, in LineOrder."""
-        out: dict[int, list[str]] = {}
-        w = WRITER[om]
-        sql = self._select_sql[om].replace("SELECT o.rid,", f"SELECT o.{quote(via)},", 1)
-        for start in range(0, len(parent_rids), 500):
-            part = list(parent_rids[start : start + 500])
-            rows = self.db.execute(
-                f"{sql} WHERE o.{quote(via)} IN ({','.join('?' * len(part))}) ORDER BY o.LineOrder, o.rid",
-                part,
-            ).fetchall()
-            for r in rows:
-                out.setdefault(r[0], []).append(w.json(r[1:]))
+        columns: list[Any] = []  # per navigation: (column index, {Id: item}) or {parent rid: [items]}
+        for nav in navs:
+            if nav.many:
+                columns.append(self._children(nav, [r[0] for r in rows], level, behaviour, depth + 1))
+            elif nav.via == parent_via:
+                columns.append(None)
+            else:
+                via = self.col(om, nav.via)
+                targets = self._by_ids(nav.om, list({r[via] for r in rows if r[via] is not None}))
+                expanded = self.items(nav.om, targets, level, behaviour, depth=depth + 1)
+                columns.append((via, {t[1]: item for t, item in zip(targets, expanded, strict=True)}))
+        out: list[Item] = []
+        for r in rows:
+            props: list[tuple[str, Value]] = []
+            for nav, column in zip(navs, columns, strict=True):
+                if column is None:
+                    props.append((nav.name, None))
+                elif nav.many:
+                    props.append((nav.name, column.get(r[0], [])))
+                else:
+                    via, by_id = column
+                    props.append((nav.name, by_id.get(r[via])))
+            out.append(Node(w.body(r[1:]), props))
         return out
 
-    def object_json(self, om: str, row: tuple, level: int) -> str:
-        return item_json(self.items(om, [row], level)[0])
+    def _by_ids(self, om: str, idents: Sequence[str]) -> list[tuple]:
+        rows: list[tuple] = []
+        for start in range(0, len(idents), 500):
+            part = list(idents[start : start + 500])
+            rows += self.select(om, f"o.Id IN ({','.join('?' * len(part))})", part)
+        return rows
+
+    def _children(
+        self, nav: Nav, parent_rids: Sequence[int], level: int, behaviour: Behaviour, depth: int
+    ) -> dict[int, list[Item]]:
+        """The ``nav.om`` objects listed under each parent rid (lines in LineOrder), as items at ``depth``."""
+        sql = self._select_sql[nav.om].replace("SELECT o.rid,", f"SELECT o.{quote(nav.via)}, o.rid,", 1)
+        order = "o.LineOrder, o.rid" if "LineOrder" in ENTITIES[nav.om].by_name else "o.rid"
+        parents: list[int] = []
+        rows: list[tuple] = []
+        for start in range(0, len(parent_rids), 500):
+            part = list(parent_rids[start : start + 500])
+            for r in self.db.execute(
+                f"{sql} WHERE o.{quote(nav.via)} IN ({','.join('?' * len(part))}) ORDER BY {order}", part
+            ).fetchall():
+                parents.append(r[0])
+                rows.append(r[1:])
+        out: dict[int, list[Item]] = {}
+        items = self.items(nav.om, rows, level, behaviour, depth=depth, parent_via=nav.via)
+        for parent, item in zip(parents, items, strict=True):
+            out.setdefault(parent, []).append(item)
+        return out
+
+    def object_json(self, om: str, row: tuple, level: int, behaviour: Behaviour = STRICT) -> str:
+        return item_json(self.items(om, [row], level, behaviour)[0])
 
     # -- writes -------------------------------------------------------------------------------------------
 
@@ -325,12 +365,17 @@ class Folder:
     def _atomic(self) -> _Atomic:
         return _Atomic(self.db)
 
-    def create(self, om: str, data: Any, t: int, actor: str, code: str | None = None) -> tuple[int, str]:
+    def create(
+        self, om: str, data: Any, t: int, actor: str, code: str | None = None, *, lenient: bool = False
+    ) -> tuple[int, str]:
         """Insert one object (a GLTransHeader with its nested GLTransactions, a Customer/Supplier with a
-        nested Third); returns (rid, Id)."""
+        nested Third); returns (rid, Id). ``lenient``: the body is first read as WoW would
+        (``model.lenient_input``)."""
         if not isinstance(data, dict):
             raise bad_request("The body must be a JSON object")
         e = ENTITIES[om]
+        if lenient:
+            data = lenient_input(e, data)
         if code is not None:  # POST /app/{OM}/{Code}/Folder/{F}; an object without a Code takes its Id there
             if e.has_code:
                 data = {**data, "Code": code}
@@ -349,7 +394,9 @@ class Folder:
         ):
             third = dict(data["Third"])
             third.setdefault("Code", data.get("Code"))
-            row = self.row_by_key("Third", third["Code"]) if third.get("Code") else None
+            if third["Code"] is not None and not isinstance(third["Code"], str):
+                raise bad_request(f"Third.Code: expected a string, got {third['Code']!r}")
+            row = self.row_by_key("Third", third["Code"]) if third["Code"] else None
             third_id = row[1] if row is not None else self._create(ENTITIES["Third"], third, t, actor)[1]
             data = {**data, "Third_Id": third_id}
         values = self._convert(e, data, creating=True)
@@ -424,11 +471,13 @@ class Folder:
         ).fetchone()[0]
         return 1 if found is None else int(found) + 1
 
-    def update(self, om: str, rid: int, data: Any, t: int, actor: str) -> None:
+    def update(self, om: str, rid: int, data: Any, t: int, actor: str, *, lenient: bool = False) -> None:
         """Partial update; bumps Version and Modified (and the header's for a line)."""
         if not isinstance(data, dict):
             raise bad_request("The body must be a JSON object")
         e = ENTITIES[om]
+        if lenient:
+            data = lenient_input(e, data)
         if e.nested is not None and e.nested.many and e.nested.name in data:
             raise bad_request(f"Change {e.nested.name} through the {e.nested.om} routes")
         with self._atomic():
@@ -502,17 +551,18 @@ class Folder:
     def run(self, compiled: Compiled) -> list[tuple]:
         return self.db.execute(compiled.sql, compiled.params).fetchall()
 
-    def snapshot(self) -> dict[str, Any]:
-        """Everything, in API form, for test equality (documents at maxLevel 2, sums per period+account)."""
+    def snapshot(self, behaviour: Behaviour = STRICT) -> dict[str, Any]:
+        """Everything, in API form as ``behaviour`` answers it, for test equality (objects and documents at
+        maxLevel 2, sums per period+account)."""
         out: dict[str, Any] = {
             "folder": {"code": self.code, "name": self.name, "kind": self.kind},
             "counts": self.counts(),
         }
         for om in ("BookYear", "BookPeriod", "GLAccount", "Journal", "Vat", "Third", "Customer", "Supplier"):
             rows = self.select(om)
-            out[om + "s"] = [Raw(item_json(i)) for i in self.items(om, rows, 2)]
+            out[om + "s"] = [Raw(item_json(i)) for i in self.items(om, rows, 2, behaviour)]
         headers = self.select("GLTransHeader")
-        out["documents"] = [Raw(item_json(i)) for i in self.items("GLTransHeader", headers, 2)]
+        out["documents"] = [Raw(item_json(i)) for i in self.items("GLTransHeader", headers, 2, behaviour)]
         sums = self.db.execute(
             'SELECT (SELECT Id FROM "BookPeriod" WHERE rid = l.BookPeriod_Id), '
             '(SELECT Id FROM "GLAccount" WHERE rid = l.GLAccount_Id), COUNT(*), SUM(l.Amount) '

@@ -229,6 +229,8 @@ _RELATION_FIELDS = (
     _ref("GLAccount2_Id", "GLAccount"),
     Field("PayCodeCode", "str"),
     Field("IsLocked", "bool"),
+    Field("Memo", "str"),
+    Field("MemoType", "int"),  # 0 none, 1 green, 5 yellow, 9 red (WoW's Customer page)
 )
 
 ENTITIES: dict[str, Entity] = {
@@ -291,6 +293,7 @@ ENTITIES: dict[str, Entity] = {
                 Field("VatCountryCode", "str"),
                 Field("LanguageCode", "str"),
                 Field("CurrencyCode", "str"),
+                Field("WebSite", "str"),
             ),
         ),
         Entity("Customer", COMMON, _RELATION_FIELDS, nested=Nested("Third", "Third", False, "Third_Id")),
@@ -337,10 +340,55 @@ ENTITIES: dict[str, Entity] = {
     )
 }
 
-# Route names: singular OM and plural OMS (singular + "s"; GLTrans also answers as its own plural).
+# Route names: singular OM and plural OMS (singular + "s"; GLTrans also answers as its own plural). VAT codes
+# answer as Vat and as VatAccount, the class name WoW's Customer page and the PHP client give them.
 SINGULAR: dict[str, str] = {name.lower(): name for name in ENTITIES}
 PLURAL: dict[str, str] = {f"{name}s".lower(): name for name in ENTITIES}
 PLURAL["gltrans"] = "GLTrans"
+SINGULAR["vataccount"] = "Vat"
+PLURAL["vataccounts"] = "Vat"
+#: Other class names an OM's ``$type`` / ``EntityType`` may carry.
+TYPE_ALIASES: dict[str, tuple[str, ...]] = {"Vat": ("VatAccount",)}
+
+
+@dataclass(frozen=True)
+class Nav:
+    """A navigation property: ``name`` holds one ``om`` object (``via`` is our reference to it) or, when
+    ``many``, the list of ``om`` objects whose ``via`` refers to us."""
+
+    name: str
+    om: str
+    many: bool
+    via: str
+
+
+def _navigations(expand_references: bool) -> dict[str, tuple[Nav, ...]]:
+    """Per OM, its navigation properties, in JSON order. WoW-like: every reference ``X_Id`` as ``X``, then
+    the collections WoW's sources show (a GLTransHeader's lines; a VatAccount's lines, in the PHP client's
+    maxLevel 3 test). Strict: only the nested objects the sandbox first had."""
+    out: dict[str, tuple[Nav, ...]] = {}
+    for e in ENTITIES.values():
+        if not expand_references:
+            if e.nested is not None:
+                n = e.nested
+                out[e.name] = (Nav(n.name, n.om, n.many, n.via),)
+            continue
+        navs = [
+            Nav(f.name.removesuffix("_Id"), f.ref, False, f.name)
+            for f in e.fields
+            if f.kind == "ref" and f.ref in ENTITIES and f.name.endswith("_Id")
+        ]
+        navs += [Nav(name, om, True, via) for name, om, via in _COLLECTIONS.get(e.name, ())]
+        if navs:
+            out[e.name] = tuple(navs)
+    return out
+
+
+_COLLECTIONS = {
+    "GLTransHeader": (("GLTransactions", "GLTrans", "GLTransHeader_Id"),),
+    "Vat": (("GLTransactions", "GLTrans", "Vat_Id"),),
+}
+NAVIGATIONS: dict[bool, dict[str, tuple[Nav, ...]]] = {flag: _navigations(flag) for flag in (True, False)}
 # Loading order for creates/snapshots (targets before the objects that refer to them).
 LOAD_ORDER = (
     "BookYear",
@@ -445,10 +493,10 @@ class ObjectWriter:
     """Turns a storage row (columns in ``Entity.columns`` order) into the object's JSON text. The writer
     is one generated function per entity (an f-string), which keeps a 100-object chunk at a few ms."""
 
-    def __init__(self, entity: Entity) -> None:
+    def __init__(self, entity: Entity, type_name: str | None = None) -> None:
         self.entity = entity
         names = [f"v{i}" for i in range(len(entity.columns))]
-        pieces = ['{{"$type":' + _encode_str(entity.type_name)]
+        pieces = ['{{"$type":' + _encode_str(type_name or entity.type_name)]
         for name, f in zip(names, entity.columns, strict=True):
             pieces.append("," + _encode_str(f.name) + ":" + _INLINE[f.kind].replace("@", name))
         source = f"def body(row):\n    {', '.join(names)}, = row\n    return f'''{''.join(pieces)}'''\n"
@@ -462,6 +510,14 @@ class ObjectWriter:
 
 
 WRITER: dict[str, ObjectWriter] = {name: ObjectWriter(e) for name, e in ENTITIES.items()}
+#: The writers per VAT class name (``Behaviour.vat_type``).
+WRITERS_FOR_VAT_TYPE: dict[str, dict[str, ObjectWriter]] = {
+    "Vat": WRITER,
+    "VatAccount": {
+        **WRITER,
+        "Vat": ObjectWriter(ENTITIES["Vat"], f"{ACCOUNTING}VatAccount{ASSEMBLY}"),
+    },
+}
 
 
 # --------------------------------------------------------------------------------------------- JSON helpers
@@ -503,3 +559,55 @@ def dumps(value: Any) -> str:
 
 def loads(text: str | bytes) -> Any:
     return json.loads(text, parse_float=Decimal)
+
+
+# --------------------------------------------------------------------------------------------- lenient input
+
+_LENIENT_NESTED = {
+    "Customer": ("Third", "Third"),
+    "Supplier": ("Third", "Third"),
+    "GLTransHeader": ("GLTransactions", "GLTrans"),
+}
+_INTEGER_TEXT = re.compile(r"^\s*[+-]?\d+\s*$")
+_NUMBER_TEXT = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*$")
+
+
+def lenient_input(entity: Entity, data: dict[str, Any]) -> dict[str, Any]:
+    """A body as WoW's .NET JSON reader would take it (``Behaviour.lenient_input``): property names in any
+    case, unknown properties (and navigation objects read at a higher ``maxLevel``) dropped, a number where
+    a string is expected written as text, an integer, amount or boolean given as text converted. Anything
+    still wrong is left for the strict checks to refuse with 400."""
+    names = {f.name.lower(): f for f in entity.columns}
+    nested_name, nested_om = _LENIENT_NESTED.get(entity.name, (None, None))
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if not isinstance(key, str):
+            continue
+        if nested_name is not None and nested_om is not None and key.lower() == nested_name.lower():
+            target = ENTITIES[nested_om]
+            if isinstance(value, dict):
+                value = lenient_input(target, value)
+            elif isinstance(value, list):
+                value = [lenient_input(target, v) if isinstance(v, dict) else v for v in value]
+            out[nested_name] = value
+            continue
+        f = names.get(key.lower())
+        if f is None:
+            continue
+        out[f.name] = _lenient_value(f, value)
+    return out
+
+
+def _lenient_value(f: Field, value: Any) -> Any:
+    if isinstance(value, bool) or value is None:
+        return value
+    if f.kind == "str" and isinstance(value, int | Decimal):
+        return format(value, "f") if isinstance(value, Decimal) else str(value)
+    if isinstance(value, str):
+        if f.kind == "int" and _INTEGER_TEXT.match(value):
+            return int(value)
+        if f.kind == "money" and _NUMBER_TEXT.match(value):
+            return Decimal(value.strip())
+        if f.kind == "bool" and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+    return value

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from . import control
+from .behaviour import WOW_LIKE, Behaviour
 from .chunks import CHUNK_SIZE
 from .control import Response, json_response
 from .errors import ApiError, bad_request
@@ -39,7 +40,7 @@ class _HTTPServer(ThreadingHTTPServer):
 
 class SandboxServer:
     """The sandbox on ``host:port`` (port 0 = a free port). ``start()`` serves in a background thread,
-    ``serve_forever()`` in the calling one. ``chunk_size``/``split`` only apply when no ``store`` is given
+    ``serve_forever()`` in the calling one. ``chunk_size``/``split``/``behaviour`` only apply when no ``store`` is given
     (otherwise they are the store's own settings)."""
 
     def __init__(
@@ -50,8 +51,11 @@ class SandboxServer:
         *,
         chunk_size: int = CHUNK_SIZE,
         split: bool = True,
+        behaviour: Behaviour = WOW_LIKE,
     ) -> None:
-        self.store = store if store is not None else Store(chunk_size=chunk_size, split=split)
+        self.store = (
+            store if store is not None else Store(chunk_size=chunk_size, split=split, behaviour=behaviour)
+        )
         self.httpd = _HTTPServer((host, port), Handler)
         self.httpd.sandbox = self
         self._thread: threading.Thread | None = None
@@ -235,8 +239,7 @@ class Handler(BaseHTTPRequestHandler):
             om = _resolve(SINGULAR, parts[0])
             key = parts[1]
             if method == "GET":
-                found = store.get_one(folder, om, key, level)
-                return Response(204) if found is None else Response(200, found.encode())
+                return self._one(folder, om, key, level, raw, email)
             if method == "PUT":
                 row = store.update(folder, om, key, _json(raw), actor)
                 return json_response(200, {"Href": self._href(om, row, folder)})
@@ -247,15 +250,28 @@ class Handler(BaseHTTPRequestHandler):
                 return self._insert(folder, om, raw, actor, code=key)
             raise ApiError(405, {"Message": f"{method} is not allowed here"})
 
-        # /app/{OMS}/Folder/{F}  (GET all)  and  /app/{OM}/Folder/{F}  (POST insert)
+        # /app/{OMS}/Folder/{F}: GET all, POST or PUT a list (insert or update each), DELETE ?code=A,B;
+        # /app/{OM}/Folder/{F}: POST insert one
         if len(parts) == 3 and parts[1].lower() == "folder":
-            self._kind = {"GET": "all", "POST": "insert"}.get(method, "other")
+            self._kind = {"GET": "all", "POST": "insert", "PUT": "update", "DELETE": "delete"}.get(
+                method, "other"
+            )
             folder = store.check_folder(email, parts[2])
             if method == "GET":
                 om = _resolve(PLURAL, parts[0])
                 return self._list(folder, method, raw, email, lambda: store.get_all(folder, om, level))
-            if method == "POST":
-                return self._insert(folder, _resolve(SINGULAR, parts[0]), raw, actor)
+            if method in ("POST", "PUT"):
+                body = _json(raw)
+                if isinstance(body, list):
+                    self._kind = "bulk"
+                    om = _resolve({**SINGULAR, **PLURAL}, parts[0])
+                    return json_response(200, self._bulk(folder, om, body, actor))
+                if method == "POST":
+                    return self._insert(folder, _resolve(SINGULAR, parts[0]), raw, actor)
+                raise bad_request("PUT on a list route takes a JSON list of objects")
+            if method == "DELETE":
+                om = _resolve(PLURAL, parts[0])
+                return json_response(200, self._delete_many(folder, om, actor))
             raise ApiError(405, {"Message": f"{method} is not allowed here"})
 
         # /app/{OMS}/Folder/{F}/ExecuteCriteria
@@ -290,6 +306,69 @@ class Handler(BaseHTTPRequestHandler):
         else:
             body, nxt = store.list_answer(compute(), fp)
         return Response(200, body, {"ContinuePath": nxt} if nxt else {})
+
+    def _one(self, folder: Folder, om: str, key: str, level: int, raw: bytes, email: str) -> Response:
+        """GET one: 204 when there is no such object; a large object in parts (``Behaviour.chunk_single``)."""
+        store = self.store
+        token = self.headers.get("ContinuePath")
+        fp = fingerprint("GET", self.path, raw, email)
+        if token:
+            body, nxt = store.continue_answer(token, fp)
+            store.count_request("continuation", 200)
+        else:
+            found = store.get_one(folder, om, key, level)
+            if found is None:
+                return Response(204)
+            body, nxt = store.object_answer(found, fp)
+        return Response(200, body, {"ContinuePath": nxt} if nxt else {})
+
+    def _bulk(self, folder: Folder, om: str, body: list[Any], actor: str) -> dict[str, Any]:
+        """InsertOrUpdateList: each object is updated when its Id or Code exists, inserted otherwise, on its
+        own (one failing object does not stop the others); the answer is WoW's summary (D-UPD)."""
+        store = self.store
+        done: list[str] = []
+        failed: list[Any] = []
+        reasons: list[str] = []
+        for data in body:
+            try:
+                with store.lock:
+                    row = store.bulk_upsert(folder, om, data, actor)
+                done.append(self._href(om, row, folder))
+            except ApiError as exc:
+                failed.append(data)
+                reasons.append(str((exc.body or {}).get("Message") or exc.status))
+        return {
+            "Method": "InsertOrUpdateList",
+            "ObjectType": ENTITIES[om].type_name,
+            "NumberOfSuccess": len(done),
+            "NumberOfFail": len(failed),
+            "ListObjectFail": failed,
+            "ListUrlSuccess": done,
+            "ReasonFail": reasons,
+        }
+
+    def _delete_many(self, folder: Folder, om: str, actor: str) -> dict[str, Any]:
+        """DELETE /app/{OMS}/Folder/{F}?code=A,B: each code or Id deleted on its own."""
+        query = parse_qs(urlsplit(self.path).query)
+        keys = [k for value in query.get("code", []) for k in value.split(",") if k]
+        if not keys:
+            raise bad_request("DELETE on a list route needs ?code=A,B,...")
+        deleted: list[str] = []
+        failed: list[str] = []
+        reasons: list[str] = []
+        for key in keys:
+            try:
+                deleted.append(self.store.delete(folder, om, key, actor))
+            except ApiError as exc:
+                failed.append(key)
+                reasons.append(str((exc.body or {}).get("Message") or exc.status))
+        return {
+            "Deleted": deleted,
+            "NumberOfSuccess": len(deleted),
+            "NumberOfFail": len(failed),
+            "ListObjectFail": failed,
+            "ReasonFail": reasons,
+        }
 
     def _insert(self, folder: Folder, om: str, raw: bytes, actor: str, code: str | None = None) -> Response:
         store = self.store
@@ -352,7 +431,7 @@ def _spoil(data: Any, target: str) -> bool:
     while stack:
         node = stack.pop(0)
         if isinstance(node, dict):
-            if key in node:
+            if key in node and "Amount" in node:  # a line, not an expanded reference (a Journal's account)
                 node[key] = replacement
                 return True
             stack.extend(v for v in node.values() if isinstance(v, dict | list))

@@ -18,9 +18,11 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
-from .chunks import CHUNK_SIZE, Continuation, Item, build_chunks
+from .behaviour import WOW_LIKE, Behaviour
+from .chunks import CHUNK_SIZE, Continuation, Item, chunk_items, chunk_object, chunk_objects, item_json
 from .criteria import CriteriaError, compile_criteria
 from .errors import ApiError, bad_request
 from .folder import Folder
@@ -145,12 +147,13 @@ class Store:
         *,
         chunk_size: int = CHUNK_SIZE,
         split: bool = True,
+        behaviour: Behaviour = WOW_LIKE,
     ) -> None:
         self.lock = threading.RLock()
         self.clock = Clock()
         self.initial_recipes = list(recipes)
         self.initial_users = {k.lower(): set(v) for k, v in (users or {}).items()}
-        self.initial_config = (chunk_size, split)
+        self.initial_config = (chunk_size, split, behaviour)
         self.folders: dict[str, Folder] = {}
         self.recipes: dict[str, FolderRecipe] = {}
         self._reset_state()
@@ -158,7 +161,7 @@ class Store:
             self.add_folder(recipe)
 
     def _reset_state(self) -> None:
-        self.chunk_size, self.split = self.initial_config
+        self.chunk_size, self.split, self.behaviour = self.initial_config
         self.users: dict[str, set[str]] = {k: set(v) for k, v in self.initial_users.items()}
         self.exchange_tokens: dict[str, ExchangeToken] = {}
         self.access_tokens: dict[str, AccessToken] = {}
@@ -282,7 +285,7 @@ class Store:
                 tok = self.exchange_tokens.get(code)
                 if tok is None:
                     raise ApiError(400, _oauth("invalid_grant", "Unknown exchange token"))
-                if tok.used:
+                if tok.used and not self.behaviour.reusable_exchange_tokens:
                     raise ApiError(400, _oauth("invalid_grant", "The exchange token was already used"))
                 if tok.expires_ms <= now:
                     raise ApiError(400, _oauth("invalid_grant", "The exchange token has expired"))
@@ -411,7 +414,20 @@ class Store:
     def list_answer(self, items: Sequence[Item], fingerprint: str) -> tuple[bytes, str | None]:
         """The first chunk of a list answer and the ContinuePath for the rest (None when it fits)."""
         with self.lock:
-            chunks: list[bytes | None] = list(build_chunks(items, self.chunk_size, self.split))
+            if self.behaviour.count_nested:
+                return self._answer(chunk_objects(items, self.chunk_size), fingerprint)
+            return self._answer(chunk_items(items, self.chunk_size, self.split), fingerprint)
+
+    def object_answer(self, item: Item, fingerprint: str) -> tuple[bytes, str | None]:
+        """The first part of a single object and the ContinuePath for the rest (None when it fits)."""
+        with self.lock:
+            if self.behaviour.chunk_single:
+                return self._answer(chunk_object(item, self.chunk_size), fingerprint)
+            return self._answer([item_json(item).encode()], fingerprint)
+
+    def _answer(self, parts: list[bytes], fingerprint: str) -> tuple[bytes, str | None]:
+        with self.lock:
+            chunks: list[bytes | None] = list(parts)
             if len(chunks) == 1:
                 return chunks[0] or b"[]", None
             self._purge_continuations()
@@ -475,14 +491,14 @@ class Store:
 
     # -- WoW reads and writes --------------------------------------------------------------------------
 
-    def get_one(self, folder: Folder, om: str, key: str, level: int) -> str | None:
+    def get_one(self, folder: Folder, om: str, key: str, level: int) -> Item | None:
         with self.lock:
             row = folder.row_by_key(om, key)
-            return None if row is None else folder.object_json(om, row, level)
+            return None if row is None else folder.items(om, [row], level, self.behaviour)[0]
 
     def get_all(self, folder: Folder, om: str, level: int) -> list[Item]:
         with self.lock:
-            return folder.items(om, folder.select(om), level)
+            return folder.items(om, folder.select(om), level, self.behaviour)
 
     def execute_criteria(self, folder: Folder, om: str, body: Any, level: int) -> list[Item]:
         try:
@@ -497,13 +513,41 @@ class Store:
             if compiled.projected:
                 assert compiled.row_json is not None
                 return [compiled.row_json(r) for r in rows]
-            return folder.items(om, rows, level)
+            return folder.items(om, rows, level, self.behaviour)
 
     def insert(
         self, folder: Folder, om: str, data: Any, actor: str, code: str | None = None
     ) -> tuple[int, str]:
         with self.lock:
-            return folder.create(om, data, self.write_stamp(), actor, code)
+            return folder.create(
+                om, data, self.write_stamp(), actor, code, lenient=self.behaviour.lenient_input
+            )
+
+    def bulk_upsert(self, folder: Folder, om: str, data: Any, actor: str) -> tuple:
+        """One object of a list POST/PUT: updated when its ``Id`` or ``Code`` names an existing object,
+        inserted otherwise; returns its row."""
+        with self.lock:
+            if not isinstance(data, dict):
+                raise bad_request("Each item of the list must be a JSON object")
+            lenient = self.behaviour.lenient_input
+            given = {k.lower(): v for k, v in data.items() if isinstance(k, str)} if lenient else data
+            row = None
+            for name in ("Id", "Code"):
+                key = given.get(name.lower() if lenient else name)
+                if lenient and isinstance(key, int | Decimal) and not isinstance(key, bool):
+                    key = format(key, "f") if isinstance(key, Decimal) else str(key)
+                if isinstance(key, str) and key and (name == "Id" or ENTITIES[om].has_code):
+                    row = folder.row_by_key(om, key)
+                    if row is not None:
+                        break
+            if row is None:
+                rid, _ = self.insert(folder, om, data, actor)
+            else:
+                rid = row[0]
+                folder.update(om, rid, data, self.write_stamp(), actor, lenient=lenient)
+            found = folder.row_by_rid(om, rid)
+            assert found is not None
+            return found
 
     def _existing(self, folder: Folder, om: str, key: str) -> tuple:
         row = folder.row_by_key(om, key)
@@ -526,7 +570,7 @@ class Store:
                 self.note_modified(stamp)
             else:
                 stamp = self.write_stamp()
-            folder.update(om, row[0], data, stamp, actor)
+            folder.update(om, row[0], data, stamp, actor, lenient=self.behaviour.lenient_input)
             return folder.row_by_rid(om, row[0]) or row
 
     def delete(self, folder: Folder, om: str, key: str, actor: str) -> str:

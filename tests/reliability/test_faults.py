@@ -25,6 +25,13 @@ from .helpers import Sleeps, connect_and_link, execute, fault, make_reader, queu
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(params=["wow-like", "strict"])
+def sandbox_mode(request: pytest.FixtureRequest) -> str:
+    """Faults must heal the same under both ways the sandbox answers (wow_sandbox/behaviour.py)."""
+    return str(request.param)
+
+
 ENTRIES_PATH = "GLTransHeaders/Folder/DEMO_BV/ExecuteCriteria?maxLevel=2"
 
 
@@ -179,6 +186,9 @@ def test_a_refresh_token_revoked_mid_run_stops_everything_once_and_writes_nothin
 def test_an_exchange_token_used_twice_saves_nothing_the_second_time(
     world: FirmWorld, wow_sandbox: Any
 ) -> None:
+    """Where WoW makes exchange tokens single use (the strict sandbox; WoW's documentation speaks only of a
+    lifetime)."""
+    wow_sandbox.config(reusable_exchange_tokens=False)
     token = wow_sandbox.exchange_token()
     first = connection_connect(
         firm=world.firm,
@@ -206,6 +216,24 @@ def test_an_exchange_token_used_twice_saves_nothing_the_second_time(
     assert AuditEvent.objects.count() == events
     unchanged = Connection.objects.get(pk=first.pk)
     assert (unchanged.access_token, unchanged.refresh_token) == (first.access_token, first.refresh_token)
+
+
+def test_an_exchange_token_wow_accepts_twice_reconnects(world: FirmWorld, wow_sandbox: Any) -> None:
+    """Where WoW lets an exchange token be used again within its lifetime (the WoW-like sandbox, as the PHP
+    client's suite does), re-submitting the form works: the connection takes the new tokens."""
+    wow_sandbox.config(reusable_exchange_tokens=True)
+    token = wow_sandbox.exchange_token()
+    first = connection_connect(
+        firm=world.firm,
+        actor=world.admin,
+        name="First",
+        email=wow_sandbox.TESTER,
+        exchange_token=token,
+        api_url=wow_sandbox.url,
+    )
+    connection_reconnect(connection=first, actor=world.admin, email=wow_sandbox.TESTER, exchange_token=token)
+    again = Connection.objects.get(pk=first.pk)
+    assert again.access_token != first.access_token and again.refresh_token != first.refresh_token
 
 
 # --- rate limits, server errors, network -------------------------------------------------------------------

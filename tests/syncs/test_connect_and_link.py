@@ -84,6 +84,7 @@ def test_each_connect_failure_says_why_and_saves_nothing(
     if case == "wrong":
         data["exchange_token"] = "not-a-token"
     elif case == "used":
+        wow_sandbox.config(reusable_exchange_tokens=False)  # WoW may accept it again (docs/winbooks-api.md)
         connection_connect(
             firm=world.firm,
             actor=None,

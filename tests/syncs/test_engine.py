@@ -19,6 +19,12 @@ from .helpers import assert_ledger_equals_sandbox
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(params=["wow-like", "strict"])
+def sandbox_mode(request: pytest.FixtureRequest) -> str:
+    """The engine must be exact under both ways the sandbox answers (wow_sandbox/behaviour.py)."""
+    return str(request.param)
+
+
 def run_sync(link: ClientLink) -> SyncRun:
     run, _ = sync_run_request(link=link, trigger=SyncRun.Trigger.MANUAL)
     return sync_run_execute(run_id=run.pk)
@@ -409,3 +415,41 @@ def test_balances_rebuilt_for_some_accounts_leave_the_others_and_equal_a_full_re
 
     assert balance_rows(link) == full
     assert kept_ids <= set(AccountBalance.objects.values_list("pk", flat=True))  # the others not rewritten
+
+
+def test_a_generated_company_cut_at_nearly_every_chunk_boundary_syncs_exact(
+    world: FirmWorld, connection: Connection, wow_sandbox: Any
+) -> None:
+    """300 documents at maxLevel 2: WoW-like, about 7 objects a document, so nearly every boundary of a
+    100-object chunk cuts a document (tests/winbooks/test_sandbox_chunking.py); strict, a page of 500
+    documents is 5 chunks. First sync and an incremental one after edits, additions and deletions: exact."""
+    created = wow_sandbox.control(
+        "POST",
+        "folders",
+        {
+            "code": "GEN_BV",
+            "kind": "generated",
+            "years": 2,
+            "accounts": 60,
+            "relations": 30,
+            "documents": 300,
+            "seed": 7,
+            "grant": [wow_sandbox.TESTER],
+        },
+    )
+    assert created.status_code == 201, created.text
+    link = client_link_set(
+        client_file=world.given_file, connection=connection, company_code="GEN_BV", actor=world.staff
+    )
+    run = sync_run_execute(run_id=SyncRun.objects.get(link=link).pk)
+    assert run.status == SyncRun.Status.SUCCEEDED and run.reconciled is True, run.error_message
+    assert_ledger_equals_sandbox(link.client_file, wow_sandbox.snapshot("GEN_BV"))
+    assert run.counts["entries"]["created"] == 300
+    mutated = wow_sandbox.control(
+        "POST", "folders/GEN_BV/mutate", {"edit_documents": 25, "add_documents": 10, "delete_documents": 5}
+    )
+    assert mutated.status_code == 200, mutated.text
+    run = run_sync(link)
+    assert run.status == SyncRun.Status.SUCCEEDED and run.reconciled is True, run.error_message
+    assert_ledger_equals_sandbox(link.client_file, wow_sandbox.snapshot("GEN_BV"))
+    assert run.counts["entries"]["created"] == 10 and run.counts["entries"]["deleted"] == 5

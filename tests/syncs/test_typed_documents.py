@@ -110,6 +110,40 @@ def test_a_plain_document_is_decoded_typed_into_the_same_rows() -> None:
     assert isinstance(line.amount, Decimal) and isinstance(page.rows[0].book_date, dt.date)
 
 
+@pytest.mark.parametrize("mode", ["wow-like", "strict"])
+def test_a_sandbox_page_is_decoded_typed_into_the_same_rows(wow_sandbox: Any, mode: str) -> None:
+    """A real page of 300 documents at maxLevel 2, in its ContinuePath chunks: WoW-like, references expanded
+    (BookPeriod, Journal: objects the records do not declare) and a document cut at nearly every boundary."""
+    wow_sandbox.config(mode=mode)
+    created = wow_sandbox.control(
+        "POST",
+        "folders",
+        {
+            "code": "GEN_BV",
+            "kind": "generated",
+            "years": 2,
+            "accounts": 60,
+            "relations": 30,
+            "documents": 300,
+            "seed": 7,
+            "grant": [wow_sandbox.TESTER],
+        },
+    )
+    assert created.status_code == 201, created.text
+    body = {
+        "Orders": [{"PropertyName": "Modified"}, {"PropertyName": "Id"}],
+        "FirstResult": 0,
+        "MaxResult": 500,
+    }
+    answers = wow_sandbox.chunks("POST", "/app/GLTransHeaders/Folder/GEN_BV/ExecuteCriteria?maxLevel=2", body)
+    chunks = [answer.content for answer in answers]
+    assert len(chunks) == (22 if mode == "wow-like" else 4)
+    page = decoded(chunks)
+    assert page is not None and len(page.rows) == 300 and sum(len(row.lines) for row in page.rows) == 1200
+    assert not page.rejected
+    assert outcome(page) == outcome(usual(chunks))
+
+
 def spliced(name: str, target: str, text: str) -> bytes | None:
     data = document()
     lines = [line for line in data["GLTransactions"] if name in line]

@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from wow_sandbox import Folder, FolderRecipe, SandboxServer, Store
+from wow_sandbox.behaviour import MODES
 from wow_sandbox.model import dumps, loads
 
 DEMO = "DEMO_BV"
@@ -48,21 +49,41 @@ def cond(operator: int, prop: str = "", *values: Any) -> dict[str, Any]:
     return {"Operator": operator, "PropertyName": prop, "OtherPropertyName": "", "Values": list(values)}
 
 
+def same_object(first: Any, second: Any) -> bool:
+    return (
+        isinstance(first, dict)
+        and isinstance(second, dict)
+        and first.get("$type") == second.get("$type")
+        and first.get("Id") is not None
+        and first.get("Id") == second.get("Id")
+    )
+
+
+def merge_parts(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    """Two parts of one object cut by a chunk boundary: properties from the first unless missing or null
+    there, lists concatenated (an object cut inside a list merged too), nested objects merged."""
+    merged = dict(first)
+    for key, value in second.items():
+        current = merged.get(key)
+        if current is None:
+            merged[key] = value
+        elif isinstance(current, list) and isinstance(value, list):
+            if current and value and same_object(current[-1], value[0]):
+                merged[key] = [*current[:-1], merge_parts(current[-1], value[0]), *value[1:]]
+            else:
+                merged[key] = current + value
+        elif isinstance(current, dict) and isinstance(value, dict):
+            merged[key] = merge_parts(current, value)
+    return merged
+
+
 def merge_chunks(chunks: Iterable[list[Any]]) -> list[Any]:
     """Concatenate chunk answers; an object split over a boundary (same Id) is deep-merged."""
     items: list[Any] = []
     for chunk in chunks:
         for index, item in enumerate(chunk):
-            if (
-                index == 0
-                and items
-                and isinstance(item, dict)
-                and isinstance(items[-1], dict)
-                and item.get("Id") == items[-1].get("Id")
-            ):
-                for key, value in item.items():
-                    if isinstance(value, list) and isinstance(items[-1].get(key), list):
-                        items[-1][key] = items[-1][key] + value
+            if index == 0 and items and same_object(items[-1], item):
+                items[-1] = merge_parts(items[-1], item)
                 continue
             items.append(item)
     return items
@@ -83,6 +104,7 @@ class SandboxHandle:
     basic = staticmethod(basic)
     bearer = staticmethod(bearer)
     merge_chunks = staticmethod(merge_chunks)
+    merge_parts = staticmethod(merge_parts)
 
     @property
     def url(self) -> str:
@@ -99,6 +121,12 @@ class SandboxHandle:
         """A control API call; ``path`` is relative to ``/_sandbox/`` (a leading ``/_sandbox/`` is fine)."""
         path = path if path.startswith("/_sandbox") else "/_sandbox/" + path.lstrip("/")
         return self.session.request(method, self.url + path, json=json, timeout=30)
+
+    def config(self, **settings: Any) -> dict[str, Any]:
+        """Change the sandbox's behaviour (``mode="strict"``, single switches, ``chunk_size``, ``split``)."""
+        response = self.control("POST", "config", settings)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
 
     def exchange_token(self, email: str = TESTER, trusted: bool = False) -> str:
         response = self.control("POST", "exchange-tokens", {"email": email, "trusted": trusted})
@@ -155,10 +183,21 @@ class SandboxHandle:
         return dict(loads(answer.content))
 
 
+#: Both ways the sandbox can answer (wow_sandbox/behaviour.py). A test module that must hold under both
+#: overrides ``sandbox_mode`` with ``@pytest.fixture(params=SANDBOX_MODES)``.
+SANDBOX_MODES = tuple(MODES)
+
+
 @pytest.fixture
-def wow_sandbox() -> Iterator[SandboxHandle]:
+def sandbox_mode() -> str:
+    """WoW-like by default: tests meet the server the product will meet, not an easier one."""
+    return "wow-like"
+
+
+@pytest.fixture
+def wow_sandbox(sandbox_mode: str) -> Iterator[SandboxHandle]:
     """The sandbox with the demo company DEMO_BV, granted to ``tester@sandbox.local``."""
-    server = start_sandbox()
+    server = start_sandbox(behaviour=MODES[sandbox_mode])
     handle = SandboxHandle(server)
     try:
         yield handle

@@ -14,8 +14,15 @@ import pytest
 import winbooks
 from winbooks import query as q
 from wow_sandbox import FolderRecipe
+from wow_sandbox.model import loads
 
 pytest_plugins = ["tests.winbooks.sandbox_fixtures"]
+
+
+@pytest.fixture(params=["wow-like", "strict"])
+def sandbox_mode(request: pytest.FixtureRequest) -> str:
+    """The client must read both ways the sandbox answers (wow_sandbox/behaviour.py)."""
+    return str(request.param)
 
 
 def client_for(sandbox: Any, **options: Any) -> winbooks.WinbooksClient:
@@ -83,6 +90,21 @@ def test_objects_split_across_chunks_are_merged(wow_sandbox: Any) -> None:
             line["Id"] for line in documents[raw["Id"]]["GLTransactions"]
         ]
     assert calls["list"] >= 5  # it really was chunked
+
+
+def test_a_single_object_in_parts_is_merged_whole(wow_sandbox: Any) -> None:
+    """WoW-like, a customer at maxLevel 3 (its VatAccount lists the lines booked with it) comes in parts of
+    at most 5 objects; get_one follows ContinuePath and merges them, nested lists included."""
+    path = f"/app/Customer/BAKKERPEETERS/Folder/{wow_sandbox.DEMO}?maxLevel=3"
+    wow_sandbox.config(chunk_size=10_000)
+    whole = loads(wow_sandbox.api("GET", path).content)
+    wow_sandbox.config(chunk_size=5)
+    with client_for(wow_sandbox) as wow:
+        read = wow.get_one("Customer", "BAKKERPEETERS", wow_sandbox.DEMO, max_level=3)
+        calls = wow.api_calls_by_kind["get"]
+    assert read == whole
+    if wow_sandbox.config()["chunk_single"]:
+        assert calls > 3 and len(whole["Vat"]["GLTransactions"]) > 5
 
 
 def test_incremental_reads_by_modified_see_edits(client: winbooks.WinbooksClient, wow_sandbox: Any) -> None:

@@ -31,12 +31,26 @@ def test_exchange_gives_a_bearer_pair(wow_sandbox: SandboxHandle) -> None:
     assert wow_sandbox.api("GET", ACCOUNT, body["access_token"]).status_code == 200
 
 
-def test_exchange_token_is_single_use(wow_sandbox: SandboxHandle) -> None:
+def test_exchange_token_is_single_use_when_strict(wow_sandbox: SandboxHandle) -> None:
+    wow_sandbox.config(reusable_exchange_tokens=False)
     code = wow_sandbox.exchange_token()
     assert wow_sandbox.token({"grant_type": "exchange_token", "code": code}).status_code == 200
     again = wow_sandbox.token({"grant_type": "exchange_token", "code": code})
     assert again.status_code == 400
     assert again.json()["error"] == "invalid_grant" and again.json()["error_description"]
+
+
+def test_exchange_token_is_reusable_within_its_lifetime_when_wow_like(wow_sandbox: SandboxHandle) -> None:
+    """WoW speaks of a lifetime, and the PHP client's suite exchanges one token in each of its live tests."""
+    code = wow_sandbox.exchange_token()
+    first = wow_sandbox.token({"grant_type": "exchange_token", "code": code})
+    again = wow_sandbox.token({"grant_type": "exchange_token", "code": code})
+    assert first.status_code == again.status_code == 200
+    assert first.json()["access_token"] != again.json()["access_token"]  # a new pair each time
+    assert first.json()["refresh_token"] != again.json()["refresh_token"]
+    wow_sandbox.control("POST", "clock", {"advance_seconds": 15 * 60 + 1})
+    late = wow_sandbox.token({"grant_type": "exchange_token", "code": code})
+    assert late.status_code == 400 and late.json()["error"] == "invalid_grant"
 
 
 def test_unknown_exchange_token(wow_sandbox: SandboxHandle) -> None:

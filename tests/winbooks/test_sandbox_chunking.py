@@ -1,8 +1,11 @@
-"""WoW sandbox: chunked list answers (ContinuePath), headers split across chunks, snapshot consistency of a
-continued answer under concurrent writes, and the 400 answers for bad continuations."""
+"""WoW sandbox: chunked answers (ContinuePath), WoW-like (every JSON object counted, nested ones too, any
+object cut at the boundary, single objects chunked) and strict (top-level items counted, the last header's
+lines cut in half), snapshot consistency of a continued answer under concurrent writes, and the 400 answers
+for bad continuations."""
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -40,7 +43,36 @@ def generated(wow_sandbox: SandboxHandle) -> SandboxHandle:
     return wow_sandbox
 
 
-def test_get_all_is_chunked_and_the_boundary_header_is_split(generated: SandboxHandle) -> None:
+def objects_in(value: Any) -> int:
+    """JSON objects in a parsed answer, nested ones included."""
+    if isinstance(value, dict):
+        return 1 + sum(objects_in(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(objects_in(v) for v in value)
+    return 0
+
+
+def test_wow_like_chunks_count_every_object_and_cut_at_nearly_every_boundary(
+    generated: SandboxHandle,
+) -> None:
+    answers = generated.chunks("GET", HEADERS)
+    chunks = [loads(a.content) for a in answers]
+    assert all(a.status_code == 200 for a in answers)
+    # a header at maxLevel 2: itself, its BookPeriod and Journal, 4 lines: 7 objects, about 14 a chunk
+    assert all(objects_in(c) <= 100 for c in chunks) and max(objects_in(c) for c in chunks) >= 98
+    assert len(chunks) == pytest.approx(250 * 7 / 100, rel=0.15)
+    cut = sum(left[-1]["Id"] == right[0]["Id"] for left, right in itertools.pairwise(chunks))
+    assert cut >= len(chunks) // 2  # most boundaries cut a document somewhere inside
+    merged = generated.merge_chunks(chunks)
+    assert merged == generated.snapshot(GEN)["documents"]
+    assert all(
+        len(h["GLTransactions"]) == 4 and h["BookPeriod"]["$type"].endswith("BookPeriod, Winbooks.TORM.OM")
+        for h in merged
+    )
+
+
+def test_strict_chunks_count_top_level_items_and_split_the_last_header(generated: SandboxHandle) -> None:
+    generated.config(mode="strict")
     answers = generated.chunks("GET", HEADERS)
     assert [a.status_code for a in answers] == [200, 200, 200]
     assert answers[0].headers["ContinuePath"] and answers[1].headers["ContinuePath"]
@@ -59,8 +91,9 @@ def test_get_all_is_chunked_and_the_boundary_header_is_split(generated: SandboxH
     assert merged == generated.snapshot(GEN)["documents"]
 
 
-def test_without_split_mode_no_object_is_cut(generated: SandboxHandle) -> None:
-    assert generated.control("POST", "config", {"split": False}).json() == {"chunk_size": 100, "split": False}
+def test_without_split_mode_no_object_is_cut_when_strict(generated: SandboxHandle) -> None:
+    config = generated.config(mode="strict", split=False)
+    assert config["chunk_size"] == 100 and config["split"] is False and config["count_nested"] is False
     chunks = [loads(a.content) for a in generated.chunks("GET", HEADERS)]
     assert [len(c) for c in chunks] == [100, 100, 50]
     assert chunks[0][-1]["Id"] != chunks[1][0]["Id"]
@@ -89,7 +122,9 @@ def test_criteria_pages_are_chunked_too(generated: SandboxHandle) -> None:
     }
     path = f"/app/GLTransHeaders/Folder/{GEN}/ExecuteCriteria?maxLevel=2"
     answers = generated.chunks("POST", path, body)
-    assert len(answers) == 3
+    assert len(answers) >= 16  # 230 documents of 7 objects
+    generated.config(mode="strict")
+    assert len(generated.chunks("POST", path, body)) == 3
     page = generated.merge_chunks(loads(a.content) for a in answers)
     assert len(page) == 230 and len({h["Id"] for h in page}) == 230
     ids = generated.read_list(
@@ -102,7 +137,7 @@ def test_criteria_pages_are_chunked_too(generated: SandboxHandle) -> None:
 
 def test_a_continued_answer_is_a_snapshot(generated: SandboxHandle) -> None:
     first = generated.api("GET", HEADERS)
-    token = first.headers["ContinuePath"]
+    token: str | None = first.headers["ContinuePath"]
     docs = generated.snapshot(GEN)["documents"]
     late, gone = docs[-1], docs[150]
     edited = generated.control(
@@ -110,9 +145,11 @@ def test_a_continued_answer_is_a_snapshot(generated: SandboxHandle) -> None:
     )
     assert edited.status_code == 200 and edited.json()["Version"] == 2
     assert generated.control("DELETE", f"folders/{GEN}/objects/GLTransHeader/{gone['Id']}").status_code == 200
-    second = generated.api("GET", HEADERS, headers={"ContinuePath": token})
-    third = generated.api("GET", HEADERS, headers={"ContinuePath": second.headers["ContinuePath"]})
-    merged = generated.merge_chunks([loads(first.content), loads(second.content), loads(third.content)])
+    answers = [first]
+    while token:
+        answers.append(generated.api("GET", HEADERS, headers={"ContinuePath": token or ""}))
+        token = answers[-1].headers.get("ContinuePath")
+    merged = generated.merge_chunks(loads(a.content) for a in answers)
     assert merged == docs  # as it was when the first chunk was answered
     fresh = generated.read_list("GET", HEADERS)
     assert len(fresh) == 249 and fresh[-1]["DocNumber"] == 99999

@@ -98,11 +98,20 @@ def test_reset(wow_sandbox: SandboxHandle) -> None:
     wow_sandbox.control("POST", "faults", {"path_contains": "/nothing", "kind": "status", "status": 500})
     wow_sandbox.control("POST", "licence", {"rest_api_enabled": False})
     wow_sandbox.control("POST", "clock", {"advance_seconds": 10})
-    wow_sandbox.control("POST", "config", {"chunk_size": 3})
+    wow_sandbox.control("POST", "config", {"chunk_size": 3, "mode": "strict"})
     assert wow_sandbox.control("POST", "reset").json() == {"reset": True, "folders": [DEMO]}
     assert wow_sandbox.control("GET", "faults").json() == []
     assert wow_sandbox.control("GET", "licence").json() == {"rest_api_enabled": True}
-    assert wow_sandbox.control("GET", "config").json() == {"chunk_size": 100, "split": True}
+    assert wow_sandbox.control("GET", "config").json() == {
+        "chunk_size": 100,
+        "split": True,
+        "expand_references": True,
+        "count_nested": True,
+        "chunk_single": True,
+        "reusable_exchange_tokens": True,
+        "lenient_input": True,
+        "vat_type": "VatAccount",
+    }
     assert wow_sandbox.control("GET", "clock").json()["now_ms"] < time.time() * 1000 + 5000
     assert (
         wow_sandbox.api("GET", f"/app/GLAccounts/Folder/{DEMO}", token).status_code == 401

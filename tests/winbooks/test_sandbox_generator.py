@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from wow_sandbox import generate_folder
+from wow_sandbox.behaviour import WOW_LIKE
 from wow_sandbox.model import dumps, loads
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ SMALL = {"years": 2, "accounts": 80, "relations": 40, "documents": 300}
 def snapshot(**params: Any) -> dict[str, Any]:
     folder = generate_folder("GEN", **params)
     try:
-        return dict(loads(dumps(folder.snapshot())))
+        return dict(loads(dumps(folder.snapshot(WOW_LIKE))))
     finally:
         folder.close()
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
 from wow_sandbox.model import loads
 
 if TYPE_CHECKING:
@@ -228,18 +230,26 @@ def test_customer_with_a_nested_third(wow_sandbox: SandboxHandle) -> None:
     assert get(wow_sandbox, f"/app/Third/ALICE/Folder/{DEMO}")["Name"] == "Alice NV"
 
 
-def test_refused_writes(wow_sandbox: SandboxHandle) -> None:
-    cases = [
+@pytest.mark.parametrize("mode", ["wow-like", "strict"])
+def test_refused_writes(wow_sandbox: SandboxHandle, mode: str) -> None:
+    wow_sandbox.config(mode=mode)
+    strict = [
         ("PUT", "/app/GLAccount/700000", {"Nope": 1}, 400, "Nope"),
-        ("PUT", "/app/GLTrans/{line}", {"Amount": Decimal("1.005")}, 400, "decimals"),
         ("PUT", "/app/GLTrans/{line}", {"Amount": "12.00"}, 400, "Amount"),
+        ("PUT", "/app/GLTrans/{line}", {"Amount": 5, "Nope": 1}, 400, "Nope"),
+    ]
+    cases = [
+        *(strict if mode == "strict" else []),
+        ("PUT", "/app/GLTrans/{line}", {"Amount": Decimal("1.005")}, 400, "decimals"),
+        ("PUT", "/app/GLTrans/{line}", {"Amount": "1.2.3"}, 400, "Amount"),
+        ("PUT", "/app/GLTrans/{line}", {"Amount": True}, 400, "Amount"),
         ("PUT", "/app/GLTrans/{line}", {"GLAccountCode": "999999"}, 400, "999999"),
         ("PUT", "/app/GLAccount/123456", {"Label": "x"}, 404, "123456"),
         ("DELETE", "/app/GLAccount/123456", None, 404, "123456"),
         ("DELETE", "/app/GLAccount/700000", None, 400, "used"),
         ("POST", "/app/GLTransHeader", {"JournalCode": "VERK"}, 400, "BookPeriod_Id"),
         ("POST", "/app/GLAccount", {"Label": "no code"}, 400, "Code"),
-        ("POST", "/app/GLAccount", [1, 2], 400, "object"),
+        ("POST", "/app/GLAccount", "text", 400, "object"),
     ]
     line = find_doc(wow_sandbox, "DIV", 1)["GLTransactions"][0]["Id"]
     for method, path, body, status, fragment in cases:
