@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from silverfin_sync.settings import _REQUIRED_IN_PRODUCTION
+from syncs.runs import QUEUE_NOW, QUEUE_SCHEDULED
+
 ROOT = Path(__file__).resolve().parent.parent
 STRONG_KEY = "p" + "k4$9mZq!r7Lw2@xV8#nB5^tY1&cJ6*hF3(gD0)sA-eU_iO+oP=" * 2
 PRODUCTION_ENV = {
@@ -37,7 +40,13 @@ def run_manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[s
     )
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "DATABASE_URL", "ALLOWED_HOSTS"])
+def test_the_production_environment_here_is_what_the_guard_demands() -> None:
+    assert set(_REQUIRED_IN_PRODUCTION) <= set(PRODUCTION_ENV)
+
+
+@pytest.mark.parametrize(
+    "missing", sorted(_REQUIRED_IN_PRODUCTION)
+)  # every one of them, from the guard itself
 def test_production_refuses_to_start_without_a_secret_naming_it(missing: str) -> None:
     env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}
     result = run_manage(env, "check")
@@ -88,6 +97,8 @@ def test_service_commands_match_the_code() -> None:
     worker = services["worker"]["command"]
     assert worker[:4] == ["celery", "-A", "silverfin_sync", "worker"]
     queues = worker[worker.index("-Q") + 1].split(",")
+    # Both queues the product sends runs to: the nightly ones and "Sync now" / first syncs.
+    assert sorted(queues) == sorted({QUEUE_SCHEDULED, QUEUE_NOW})
     assert settings.CELERY_TASK_DEFAULT_QUEUE in queues
     beat = services["beat"]["command"]
     assert beat[:4] == ["celery", "-A", "silverfin_sync", "beat"]

@@ -246,4 +246,3 @@ def test_the_overview_of_5000_files_costs_what_one_of_20_does(
     client.force_login(world.external)
     with django_assert_max_num_queries(OVERVIEW_QUERIES):
         assert len(rows(get(client, world.firm))) == 1
-    print(f"overview queries: {measured}")

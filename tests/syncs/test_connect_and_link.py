@@ -12,8 +12,10 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
 
-from clients.models import Role
+from clients.models import Account, AccountBalance, Entry, EntryLine, Role
+from syncs.engine import sync_run_execute
 from syncs.models import AuditEvent, ClientLink, Connection, SyncRun
+from syncs.runs import sync_run_request
 from syncs.services import client_link_set, connection_connect
 from tests.fixtures import FirmWorld
 
@@ -130,12 +132,29 @@ def test_an_empty_required_field_is_refused(
     assert not Connection.objects.exists()
 
 
+def ledger_rows(client_file: Any) -> dict[str, list[Any]]:
+    """Every row of the client file's ledger (WoW ids and amounts), to compare before and after."""
+    scope = {"client_file": client_file}
+    return {
+        "accounts": sorted(Account.objects.filter(**scope).values_list("wow_id", "number")),
+        "entries": sorted(Entry.objects.filter(**scope).values_list("wow_id", "doc_number")),
+        "lines": sorted(EntryLine.objects.filter(**scope).values_list("wow_id", "amount")),
+        "balances": sorted(
+            AccountBalance.objects.filter(**scope).values_list("period_id", "account_id", "closing")
+        ),
+    }
+
+
 def test_reconnect_keeps_links_and_disconnect_keeps_ledger_links_and_history(
     client: Client, world: FirmWorld, wow_sandbox: Any, connection: Connection
 ) -> None:
     link = client_link_set(
         client_file=world.given_file, connection=connection, company_code="DEMO_BV", actor=world.staff
     )
+    first = SyncRun.objects.get(link=link)
+    assert sync_run_execute(run_id=first.pk).status == SyncRun.Status.SUCCEEDED  # a ledger to keep
+    synced = ledger_rows(world.given_file)
+    assert all(synced.values()), synced
     client.force_login(world.admin)
     response = client.post(
         reverse("sync_reconnect", args=[world.firm.slug, connection.pk]),
@@ -144,14 +163,17 @@ def test_reconnect_keeps_links_and_disconnect_keeps_ledger_links_and_history(
     assert response.status_code == 302
     assert ClientLink.objects.get(pk=link.pk).is_active
     assert AuditEvent.objects.filter(action=AuditEvent.Action.RECONNECTED).count() == 1
+    queued, _ = sync_run_request(link=link, trigger=SyncRun.Trigger.MANUAL)
     response = client.post(reverse("sync_disconnect", args=[world.firm.slug, connection.pk]))
     assert response.status_code == 302
     connection.refresh_from_db()
     assert connection.status == Connection.Status.DISCONNECTED
     assert connection.access_token == connection.refresh_token == ""
-    assert ClientLink.objects.filter(pk=link.pk).exists() and SyncRun.objects.filter(link=link).exists()
-    queued = SyncRun.objects.get(link=link)
-    assert queued.status == SyncRun.Status.FAILED  # the queued first sync will not run on a disconnected sync
+    assert ClientLink.objects.filter(pk=link.pk).exists()
+    assert ledger_rows(world.given_file) == synced  # every row of the ledger kept as it was
+    assert SyncRun.objects.get(pk=first.pk).status == SyncRun.Status.SUCCEEDED  # the history too
+    # The queued sync will not run on a disconnected sync.
+    assert SyncRun.objects.get(pk=queued.pk).status == SyncRun.Status.FAILED
 
 
 # --- linking ----------------------------------------------------------------------------------------------

@@ -57,8 +57,7 @@ def test_a_second_sync_with_no_change_writes_nothing(link: ClientLink, wow_sandb
         assert counts["created"] == counts["updated"] == counts["deleted"] == 0, entity
     after = {line.pk: line.synced_at for line in EntryLine.objects.filter(client_file=link.client_file)}
     assert after == before
-    print("no-change sync:", run.api_calls, run.api_calls_by_kind)
-    assert run.api_calls <= 15, run.api_calls_by_kind
+    assert run.api_calls <= 15, (run.api_calls, run.api_calls_by_kind)
 
 
 def test_edits_additions_and_deletions_arrive_and_nothing_else_changes(

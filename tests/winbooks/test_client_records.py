@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -224,21 +225,29 @@ def test_record_registry() -> None:
 
 
 @pytest.mark.parametrize(
-    ("cls", "data"),
+    ("cls", "data", "names"),
     [
-        (GLTrans, {"Id": GUID}),  # no Amount
-        (GLTrans, {"Id": GUID, "Amount": "lots"}),
-        (GLTrans, {"Id": GUID, "Amount": True}),
-        (GLTrans, {"Id": 5, "Amount": 1}),
-        (GLTransHeader, {"Id": GUID, "GLTransactions": {"not": "a list"}}),
-        (GLTransHeader, {"Id": GUID, "BookDate": "someday"}),
-        (BookPeriod, {"Id": GUID, "Number": 1.5}),
-        (BookYear, {"Id": GUID, "IsClosed": "maybe"}),
-        (Journal, ["not", "an", "object"]),
+        (GLTrans, {"Id": GUID}, "GLTrans.Amount: missing"),
+        (GLTrans, {"Id": GUID, "Amount": "lots"}, "GLTrans.Amount: expected a number, got str"),
+        (GLTrans, {"Id": GUID, "Amount": True}, "GLTrans.Amount: expected a number, got bool"),
+        (GLTrans, {"Id": 5, "Amount": 1}, "GLTrans.Id: expected a GUID string, got int"),
+        (
+            GLTransHeader,
+            {"Id": GUID, "GLTransactions": {"not": "a list"}},
+            "GLTransHeader.GLTransactions: expected a list, got dict",
+        ),
+        (
+            GLTransHeader,
+            {"Id": GUID, "BookDate": "someday"},
+            "GLTransHeader.BookDate: expected a date, got str",
+        ),
+        (BookPeriod, {"Id": GUID, "Number": 1.5}, "BookPeriod.Number: expected an integer, got Decimal"),
+        (BookYear, {"Id": GUID, "IsClosed": "maybe"}, "BookYear.IsClosed: expected a boolean, got str"),
+        (Journal, ["not", "an", "object"], "Journal: expected a JSON object, got list"),
     ],
 )
-def test_bad_values_name_the_field(cls: Any, data: Any) -> None:
+def test_bad_values_name_the_field(cls: Any, data: Any, names: str) -> None:
     if cls is BookPeriod:
         data = loads(json.dumps(data))  # 1.5 as a Decimal, as the client parses it
-    with pytest.raises(WinbooksBadPayload):
+    with pytest.raises(WinbooksBadPayload, match=f"^{re.escape(names)}"):
         cls.from_json(data)
