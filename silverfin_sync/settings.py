@@ -221,6 +221,13 @@ SYNC_REQUEUE_AFTER_SECONDS = env.int("SYNC_REQUEUE_AFTER_SECONDS", default=900)
 SYNC_DISPATCH_BATCH = env.int("SYNC_DISPATCH_BATCH", default=500)
 SYNC_MAX_RETRIES = env.int("SYNC_MAX_RETRIES", default=5)
 SYNC_TIME_LIMIT_SECONDS = env.int("SYNC_TIME_LIMIT_SECONDS", default=3 * 3600)
+# WinbooksOnWeb API locations (syncs/providers/api_location.py). Restricted (production): https on these hosts
+# only, resolving to public addresses only; otherwise plain http to this machine (the sandbox) is allowed too.
+WOW_API_HOSTS = [
+    host.lower()
+    for host in env.list("WOW_API_HOSTS", default=["rapi.winbooksonweb.be", "prd.winbooksapis.be"])
+]
+WOW_API_RESTRICTED = env.bool("WOW_API_RESTRICTED", default=PRODUCTION)
 
 # Security. In production everything goes over HTTPS behind a proxy that sets X-Forwarded-Proto (believed only
 # from TRUSTED_PROXIES: the first middleware removes it from anyone else's requests).

@@ -16,7 +16,15 @@ class ConnectionAdmin(admin.ModelAdmin):
     search_fields = ["name", "firm__name"]
     exclude = SECRET_FIELDS
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
-    readonly_fields = ["access_token_expires_at", "connected_by", "connected_at", "status_changed_at"]
+    # The API location is where the firm's tokens are sent: it is set by connecting (checked against the
+    # allowed WoW hosts), never by editing the row here.
+    readonly_fields = [
+        "api_url",
+        "access_token_expires_at",
+        "connected_by",
+        "connected_at",
+        "status_changed_at",
+    ]
 
 
 @admin.register(ClientLink)

@@ -50,7 +50,7 @@ from .exceptions import (
 from .pagination import Key, Page, decoded_key, deep_merge, keyset_query, merge_chunks, record_key
 from .query import Condition, Query
 from .records import Record
-from .transport import AnswerTooLarge, DeadlinePassed, Exchange, bounded_session, read_body
+from .transport import AddressRefused, AnswerTooLarge, DeadlinePassed, Exchange, bounded_session, read_body
 
 __all__ = [
     "DEFAULT_API_URL",
@@ -154,6 +154,9 @@ class WinbooksClient:
     requests are only repeated when the server cannot have consumed the single-use grant (429, 503,
     connection never established).
 
+    ``address_allowed(ip)``, when given, is asked about the address each new connection reached (after DNS
+    resolution, on the connected socket); a refused one ends the call as ``WinbooksUnreachable``.
+
     Every call is bounded by ``limits`` (see ``Limits``): an exchange past its deadline raises
     ``WinbooksDeadlineExceeded`` and is not retried here (the server is too slow now; the caller decides
     when to try again), an answer or a chain too large raises ``WinbooksTooLarge``, never retried.
@@ -177,6 +180,7 @@ class WinbooksClient:
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
         limits: Limits | None = None,
+        address_allowed: Callable[[str], bool] | None = None,
     ) -> None:
         if not api_url.startswith(("https://", "http://")):
             raise ValueError("api_url must start with https:// or http://")
@@ -200,6 +204,7 @@ class WinbooksClient:
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
         self._limits = limits or Limits()
+        self._address_allowed = address_allowed
         #: Every HTTP request made (token calls, retries and ContinuePath continuations included).
         self.api_calls = 0
         #: The same count per kind: "token", "get", "list", "criteria".
@@ -561,7 +566,7 @@ class WinbooksClient:
             if left <= 0:
                 raise self._deadline_exceeded(limits.max_call_seconds, method, url, whole_call=True)
             cut_by_call = left < limits.deadline  # then the exchange ends with the call's own deadline
-            exchange = Exchange(time.monotonic() + min(limits.deadline, left))
+            exchange = Exchange(time.monotonic() + min(limits.deadline, left), self._address_allowed)
             answer_limit = min(limits.max_answer_bytes, limits.max_call_bytes - call.bytes)
             self.api_calls += 1
             self.api_calls_by_kind[kind] = self.api_calls_by_kind.get(kind, 0) + 1
@@ -581,6 +586,13 @@ class WinbooksClient:
                 raise self._too_large(answer_limit < limits.max_answer_bytes, method, url) from None
             except DeadlinePassed:
                 raise self._exchange_deadline(cut_by_call, method, url) from None
+            except AddressRefused:
+                # Said no more precisely: what is (or is not) at an address must not be learnt from here.
+                raise WinbooksUnreachable(
+                    "WinbooksOnWeb could not be reached (the API location's address is not allowed)",
+                    method=method,
+                    url=url,
+                ) from None
             except (
                 requests.ConnectionError,
                 requests.Timeout,
@@ -807,6 +819,7 @@ def exchange_token(
     max_retries: int = 3,
     sleep: Callable[[float], None] = time.sleep,
     limits: Limits | None = None,
+    address_allowed: Callable[[str], bool] | None = None,
 ) -> TokenSet:
     """Reference: docs/winbooks-api.md, "Authentication" (Exchange).
 
@@ -824,6 +837,7 @@ def exchange_token(
         max_retries=max_retries,
         sleep=sleep,
         limits=limits,
+        address_allowed=address_allowed,
     )
     with client:
         return client.exchange(exchange_token)

@@ -25,7 +25,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-__all__ = ["Exchange", "bounded_session", "read_body"]
+__all__ = ["AddressRefused", "AnswerTooLarge", "DeadlinePassed", "Exchange", "bounded_session", "read_body"]
 
 _READ_PIECE = 64 * 1024
 
@@ -40,6 +40,11 @@ class AnswerTooLarge(Exception):
 
 class DeadlinePassed(Exception):
     """The exchange's deadline passed before the answer was complete."""
+
+
+class AddressRefused(Exception):
+    """The host's name led to an address the caller does not allow (checked on the connected socket, so a
+    name that resolves differently between a check and the call changes nothing)."""
 
 
 class _Watchdog:
@@ -97,8 +102,9 @@ class Exchange:
     deadline passes, that socket is shut down and ``aborted`` is set.
     """
 
-    def __init__(self, deadline: float) -> None:
+    def __init__(self, deadline: float, address_allowed: Callable[[str], bool] | None = None) -> None:
         self.deadline = deadline
+        self.address_allowed = address_allowed
         self.aborted = False
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
@@ -145,12 +151,23 @@ def _register_with_current_exchange(sock: socket.socket | None) -> None:
         exchange._register(sock)
 
 
+def _check_peer(sock: socket.socket | None) -> None:
+    exchange = getattr(_current, "exchange", None)
+    if exchange is None or exchange.address_allowed is None or sock is None:
+        return
+    address = str(sock.getpeername()[0])
+    if not exchange.address_allowed(address):
+        sock.close()
+        raise AddressRefused(address)
+
+
 class _WatchedHTTPConnection(HTTPConnection):
     # The socket is registered, not the connection: http.client lets go of the connection's socket when an
     # answer ends with the connection, while the answer is still being read from it.
     def connect(self) -> None:
         super().connect()
         _register_with_current_exchange(self.sock)
+        _check_peer(self.sock)
 
     def request(self, *args: Any, **kwargs: Any) -> None:
         _register_with_current_exchange(self.sock)  # a kept-alive connection is not connected again
@@ -161,6 +178,7 @@ class _WatchedHTTPSConnection(HTTPSConnection):
     def connect(self) -> None:
         super().connect()
         _register_with_current_exchange(self.sock)
+        _check_peer(self.sock)
 
     def request(self, *args: Any, **kwargs: Any) -> None:
         _register_with_current_exchange(self.sock)

@@ -21,7 +21,16 @@ MODULE_HELP = (
 
 
 def user_error(error: winbooks.WinbooksError, *, during: str) -> ProviderError:
-    """A WinbooksOnWeb error, worded for the person who can fix it."""
+    """A WinbooksOnWeb error, worded for the person who can fix it.
+
+    While connecting, whatever is not a refusal by WoW's token endpoint reads the same (nothing answered,
+    something else answered, too slowly, or oddly): what is at an API location is not told to the form.
+    """
+    if during == "connect" and not isinstance(error, winbooks.WinbooksAuthError | winbooks.WinbooksForbidden):
+        return ProviderError(
+            "WinbooksOnWeb could not be reached. Check the API location and try again in a few minutes.",
+            kind="transient",
+        )
     if isinstance(error, winbooks.WinbooksAuthError):
         if error.reason == "invalid_client":
             return ProviderError(
@@ -84,6 +93,4 @@ def user_error(error: winbooks.WinbooksError, *, during: str) -> ProviderError:
         return ProviderError(
             "WinbooksOnWeb had a temporary problem answering; try again in a few minutes.", kind="transient"
         )
-    return ProviderError(
-        f"WinbooksOnWeb answered something we could not use ({type(error).__name__}).", kind="transient"
-    )
+    return ProviderError(_("WinbooksOnWeb answered something we could not use."), kind="transient")

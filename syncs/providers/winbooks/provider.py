@@ -8,47 +8,18 @@ The folder is the whole integration with the ``winbooks`` client (which knows no
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import logging
-from urllib.parse import urlsplit
 
 import winbooks
 from winbooks import query as q
 
-from ..base import Credentials, ProviderError
+from ..api_location import address_check, clean_api_url
+from ..base import Credentials
 from .errors import user_error
 from .reader import WinbooksReader
 from .tokens import client_for_connection
 
 logger = logging.getLogger(__name__)
-
-
-def _host_is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def clean_api_url(api_url: str) -> str:
-    """The API location, normalised; plain http only to a server on this machine (the sandbox)."""
-    api_url = api_url.strip().rstrip("/")
-    parts = urlsplit(api_url)
-    if parts.scheme not in {"https", "http"} or not parts.hostname:
-        raise ProviderError(
-            "The API location must be a web address such as https://rapi.winbooksonweb.be.", kind="config"
-        )
-    if parts.scheme == "http" and not _host_is_loopback(parts.hostname):
-        raise ProviderError(
-            "The API location must use https:// (tokens would otherwise travel unencrypted).", kind="config"
-        )
-    if parts.query or parts.fragment or parts.username:
-        raise ProviderError(
-            "The API location must be a plain address, without ?, # or a user name.", kind="config"
-        )
-    return api_url
 
 
 class WinbooksProvider:
@@ -66,6 +37,7 @@ class WinbooksProvider:
                 exchange_token=exchange_token,
                 limits=winbooks.INTERACTIVE_LIMITS,
                 max_retries=0,
+                address_allowed=address_check(),
             )
         except winbooks.WinbooksError as error:
             logger.info("WinbooksOnWeb token exchange refused: %s", type(error).__name__)

@@ -19,6 +19,7 @@ import winbooks
 from syncs.connections import connection_mark_needs_reconnect
 from syncs.models import Connection
 
+from ..api_location import address_check
 from ..base import ProviderError
 from .errors import user_error
 
@@ -49,6 +50,7 @@ def client_for_connection(connection_id: int, **options: Any) -> winbooks.Winboo
         email=connection.email,
         tokens=stored_tokens(connection),
         refresh_coordinator=coordinate,
+        address_allowed=address_check(),
         **options,
     )
 
