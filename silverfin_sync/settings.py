@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "silverfin_sync",
     "clients",
     "syncs",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -257,3 +258,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.server": {"level": "WARNING"}},
 }
+
+# Mail, from EMAIL_URL, e.g. smtp+tls://user:password@mail.example.com:587. The demo prints mails on the console.
+globals().update(
+    env.email_url("EMAIL_URL", default="smtp://localhost:25" if PRODUCTION else "consolemail://")
+)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Silverfin sync <no-reply@localhost>")
+# The portal's address, for the links in e-mails (notifications/): the scheme, host and port users open.
+SITE_URL = env.str("SITE_URL", default="https://sync.example.com" if PRODUCTION else "http://127.0.0.1:8000")

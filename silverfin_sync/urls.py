@@ -16,4 +16,5 @@ urlpatterns = [
     path("", include("clients.urls")),
     path("", include("syncs.urls")),
     path("", include("syncs.ledger_urls")),
+    path("", include("notifications.urls")),
 ]

@@ -11,6 +11,7 @@ from django.utils import timezone
 from clients.models import ClientFile, Firm
 
 from .models import AuditEvent, Connection
+from .signals import connection_needs_reconnect
 
 
 def audit_record(
@@ -49,4 +50,5 @@ def connection_mark_needs_reconnect(*, connection_id: int, reason: str) -> bool:
                 connection=connection,
                 summary=f"“{connection.name}” needs reconnecting: {reason}",
             )
+            connection_needs_reconnect.send(sender=Connection, connection_id=connection_id)
     return bool(changed)

@@ -39,6 +39,7 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "firm_overview": ("AAAFLN", "MMMMLM"),
     "firm_overview_live": ("AAAFLN", "MMMMLM"),
     "firm_overview_sync_now": ("MMMMLM", "AAFFLN"),
+    "notification_settings": ("AAAFLN", "AAAFLN"),
     "profile": ("AAAALA", "AAAALA"),
     "language_switch": ("MMMMMM", "AAAAAA"),
     "syncs_tab": ("AAFFLN", "AAFFLN"),

@@ -97,6 +97,7 @@ class Command(BaseCommand):
             f"    exchange token  {token}\n"
             f"    API location    {sandbox_url}   (under Advanced)\n"
             "  then link a client file to the company code DEMO_BV.\n"
+            "E-mails (a sync needing reconnecting, the daily digest) are printed on this console.\n"
         )
         try:
             while not stopping:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
-from django_celery_beat.models import IntervalSchedule, PeriodicTask
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
 
 class Command(BaseCommand):
@@ -26,4 +27,26 @@ class Command(BaseCommand):
         )
         self.stdout.write(
             f"{'Created' if created else 'Updated'} periodic task '{task.name}' (every minute)."
+        )
+        at_seven, _ = CrontabSchedule.objects.get_or_create(
+            minute="0",
+            hour="7",
+            day_of_week="*",
+            day_of_month="*",
+            month_of_year="*",
+            timezone=settings.TIME_ZONE,
+        )
+        digest, created = PeriodicTask.objects.update_or_create(
+            name="Daily digests",
+            defaults={
+                "task": "notifications.send_daily_digests",
+                "interval": None,
+                "crontab": at_seven,
+                "enabled": True,
+                "queue": "syncs-now",
+                "description": "Mails each opted-in person the client files that failed or have issues.",
+            },
+        )
+        self.stdout.write(
+            f"{'Created' if created else 'Updated'} periodic task '{digest.name}' (every day at 07:00)."
         )
