@@ -109,11 +109,13 @@ def _wait_http(url: str, timeout: float = 60) -> None:
 
 
 @contextlib.contextmanager
-def sandbox_process() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """The WoW sandbox in its own process (its own GIL, as a remote WoW would be)."""
+def sandbox_process(mode: str = "wow-like") -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The WoW sandbox in its own process (its own GIL, as a remote WoW would be), answering WoW-like or
+    strict (wow_sandbox/behaviour.py)."""
     port = _free_port()
+    strict = ["--strict"] if mode == "strict" else []
     process = subprocess.Popen(
-        [sys.executable, "-m", "wow_sandbox", "--port", str(port)],
+        [sys.executable, "-m", "wow_sandbox", "--port", str(port), *strict],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
     )
@@ -659,7 +661,7 @@ def pages(report: Report, world: World, big_link: Any, scale: Scale) -> None:
 # --- report ------------------------------------------------------------------------------------------------
 
 
-def write_report(report: Report, started: float, scale: Scale) -> None:
+def write_report(report: Report, started: float, scale: Scale, mode: str = "wow-like") -> None:
     RESULTS.mkdir(exist_ok=True)
     revision = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
@@ -670,6 +672,7 @@ def write_report(report: Report, started: float, scale: Scale) -> None:
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "scale": scale.factor,
+        "sandbox_mode": mode,
         "total_seconds": round(time.perf_counter() - started, 1),
         "load_average_1_5_15": report.load,
     }
@@ -681,9 +684,10 @@ def write_report(report: Report, started: float, scale: Scale) -> None:
         ],
         "details": report.details,
     }
-    (RESULTS / "latest.json").write_text(json.dumps(data, indent=1, default=str) + "\n")
-    (RESULTS / "latest.md").write_text(markdown(report, context) + "\n")
-    print(f"\nReport: {RESULTS / 'latest.md'} and latest.json ({context['total_seconds']} s in all)")
+    name = "latest" if mode == "wow-like" else f"latest-{mode}"
+    (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=1, default=str) + "\n")
+    (RESULTS / f"{name}.md").write_text(markdown(report, context) + "\n")
+    print(f"\nReport: {RESULTS / name}.md and {name}.json ({context['total_seconds']} s in all)")
 
 
 def markdown(report: Report, context: dict[str, Any]) -> str:
@@ -698,7 +702,8 @@ def markdown(report: Report, context: dict[str, Any]) -> str:
     loads = ", ".join(f"{k}: {v[0]}" for k, v in context["load_average_1_5_15"].items())
     head = (
         f"Benchmarks of {context['revision']} on {context['date']}, {context['cpus']} CPUs, "
-        f"scale {context['scale']}, {context['total_seconds']} s in all. 1-minute load average: {loads}."
+        f"scale {context['scale']}, sandbox {context['sandbox_mode']}, {context['total_seconds']} s in all. "
+        f"1-minute load average: {loads}."
     )
     return head + "\n\n" + "\n".join(rows)
 
@@ -709,6 +714,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile-dir", type=Path, help="write a cProfile of the large first sync here")
     parser.add_argument(
         "--skip", default="", help="comma-separated workloads to skip: incremental,fleet,pages"
+    )
+    parser.add_argument(
+        "--sandbox-mode",
+        choices=("wow-like", "strict"),
+        default="wow-like",
+        help="how the sandbox answers (default %(default)s; strict writes results/latest-strict.*)",
     )
     args = parser.parse_args(argv)
     if "DATABASE_URL" not in os.environ or not os.environ["DATABASE_URL"].startswith("postgres"):
@@ -728,7 +739,7 @@ def main(argv: list[str] | None = None) -> int:
     report = Report()
     report.note_load("start")
     skip = set(filter(None, args.skip.split(",")))
-    with sandbox_process() as (url, process):
+    with sandbox_process(args.sandbox_mode) as (url, process):
         sandbox = Sandbox(url, process)
         world = make_world(sandbox)
         big_link, first_seconds = first_sync_and_memory(report, sandbox, world, scale, args.profile_dir)
@@ -739,7 +750,7 @@ def main(argv: list[str] | None = None) -> int:
         if "pages" not in skip:
             pages(report, world, big_link, scale)
     report.note_load("end")
-    write_report(report, started, scale)
+    write_report(report, started, scale, args.sandbox_mode)
     return 0
 
 
