@@ -11,13 +11,15 @@ DEMO_PORT ?= 8000
 SANDBOX_PORT ?= 8765
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint bench system-deps-test system-deps-gettext venv clean messages catalogues-check catalogues-compile
+.PHONY: demo test lint bench audit lock system-deps-test system-deps-gettext venv clean messages catalogues-check catalogues-compile
 
-$(STAMP): pyproject.toml
+# Every package at the version of the lock file (requirements-dev.lock: the product's and the dev tools';
+# the Dockerfile installs requirements.lock, the product's only). `make lock` refreshes both from pyproject.toml.
+$(STAMP): pyproject.toml requirements-dev.lock
 	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --constraint requirements-dev.lock -e '.[dev]'
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -72,6 +74,16 @@ demo: system-deps-gettext $(STAMP) catalogues-compile
 
 bench: system-deps-test $(STAMP)
 	$(BIN)/python -m tests.services -- $(BIN)/python -m bench
+
+# Known vulnerabilities (PyPI's advisory database, through pip-audit) in every pinned package of both lock
+# files. Needs the network, so it is not part of `make test`.
+audit: $(STAMP)
+	$(BIN)/pip-audit --requirement requirements.lock --requirement requirements-dev.lock --no-deps --disable-pip --strict --progress-spinner off
+
+LOCK_OPTIONS := --quiet --strip-extras --no-emit-index-url --no-emit-find-links
+lock: $(STAMP)
+	$(BIN)/pip-compile $(LOCK_OPTIONS) --output-file requirements.lock pyproject.toml
+	$(BIN)/pip-compile $(LOCK_OPTIONS) --extra dev --output-file requirements-dev.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) var

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import email
+import email.message
+import email.policy
+import mailbox
+import os
+import time
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -65,3 +72,42 @@ def world(db: None) -> FirmWorld:
 @pytest.fixture
 def other_world(db: None) -> FirmWorld:
     return make_firm_world("beta")
+
+
+class SmtpMail:
+    """The messages the suite's SMTP server (aiosmtpd, started by tests/services.py) received."""
+
+    def __init__(self, maildir: str) -> None:
+        self.maildir = mailbox.Maildir(maildir, create=True)
+
+    def clear(self) -> None:
+        self.maildir.clear()
+
+    def messages(self) -> list[email.message.EmailMessage]:
+        parsed = []
+        for key in sorted(self.maildir.keys()):
+            raw = self.maildir.get_bytes(key)
+            parsed.append(
+                email.message_from_bytes(raw, _class=email.message.EmailMessage, policy=email.policy.default)
+            )
+        return parsed
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[email.message.EmailMessage]:
+        """The messages once ``count`` have arrived (delivery is done when Django's send returns, but the
+        server writes the file after answering)."""
+        deadline = time.monotonic() + timeout
+        while len(self.maildir) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.messages()
+
+
+@pytest.fixture
+def smtp_mail(settings: Any) -> SmtpMail:
+    """Mail really sent over SMTP to the suite's server, and read back; empty at the start of the test.
+
+    pytest-django swaps in the in-memory mail backend for every test; this fixture puts Django's SMTP
+    backend back, with the host and port of ``EMAIL_URL``."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    mail = SmtpMail(os.environ["TEST_SMTP_MAILDIR"])
+    mail.clear()
+    return mail

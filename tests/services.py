@@ -1,11 +1,13 @@
-"""Throwaway PostgreSQL and Redis servers on loopback, for the test suite and the benchmarks.
+"""Throwaway PostgreSQL, Redis and SMTP servers on loopback, for the test suite and the benchmarks.
 
     python -m tests.services -- pytest ...
 
-starts both in a temporary folder on free ports, runs the command with ``DATABASE_URL``, ``REDIS_URL`` and
-``CELERY_BROKER_URL`` pointing at them, stops them and exits with the command's exit code. The folder and
-ports are exported too (``TEST_PG_DATADIR``, ``TEST_PG_PORT``, ``TEST_REDIS_PORT``, ...) so the reliability
-tests can restart a server mid-run (``restart_postgres`` below).
+starts them in a temporary folder on free ports, runs the command with ``DATABASE_URL``, ``REDIS_URL``,
+``CELERY_BROKER_URL`` and ``EMAIL_URL`` pointing at them, stops them and exits with the command's exit code.
+The SMTP server (aiosmtpd) keeps every message it receives in the Maildir ``TEST_SMTP_MAILDIR``; the
+``smtp_mail`` fixture (tests/fixtures.py) reads them back. The folder and ports are exported too
+(``TEST_PG_DATADIR``, ``TEST_PG_PORT``, ``TEST_REDIS_PORT``, ...) so the reliability tests can restart a
+server mid-run (``restart_postgres`` below).
 
 ``initdb`` refuses to run as root; as root the servers run as the unprivileged ``postgres`` user (created
 by Debian's postgresql package), which owns the temporary folder.
@@ -137,14 +139,43 @@ def start_redis(folder: Path, port: int) -> subprocess.Popen[bytes]:
     return process
 
 
+def start_smtp(maildir: Path, port: int) -> subprocess.Popen[bytes]:
+    """aiosmtpd on loopback, delivering every message into ``maildir`` (a real SMTP conversation)."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "aiosmtpd",
+            "--nosetuid",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--class",
+            "aiosmtpd.handlers.Mailbox",
+            str(maildir),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    _wait_for_port(port)
+    return process
+
+
+def _stop(process: subprocess.Popen[bytes] | None) -> None:
+    if process is not None:
+        process.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=10)
+
+
 @contextlib.contextmanager
 def running_services() -> Iterator[dict[str, str]]:
     folder = Path(tempfile.mkdtemp(prefix="silverfin-sync-test-"))
-    pg_port, redis_port = free_port(), free_port()
+    pg_port, redis_port, smtp_port = free_port(), free_port(), free_port()
     redis_process: subprocess.Popen[bytes] | None = None
+    smtp_process: subprocess.Popen[bytes] | None = None
     try:
         start_postgres(folder, pg_port)
         redis_process = start_redis(folder, redis_port)
+        smtp_process = start_smtp(folder / "mail", smtp_port)
         yield {
             "DATABASE_URL": f"postgres://{PG_USER}@127.0.0.1:{pg_port}/{PG_DATABASE}",
             "REDIS_URL": f"redis://127.0.0.1:{redis_port}/1",
@@ -154,12 +185,12 @@ def running_services() -> Iterator[dict[str, str]]:
             "TEST_PG_PORT": str(pg_port),
             "TEST_REDIS_PORT": str(redis_port),
             "TEST_REDIS_DIR": str(folder / "redis"),
+            "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}",
+            "TEST_SMTP_MAILDIR": str(folder / "mail"),
         }
     finally:
-        if redis_process is not None:
-            redis_process.send_signal(signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                redis_process.wait(timeout=10)
+        _stop(smtp_process)
+        _stop(redis_process)
         pg_ctl_stop(folder / "pg")
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -171,7 +202,10 @@ def main(argv: list[str]) -> int:
     command = argv[argv.index("--") + 1 :]
     with running_services() as service_env:
         env = {**os.environ, **service_env}
-        print(f"PostgreSQL on 127.0.0.1:{env['TEST_PG_PORT']}, Redis on 127.0.0.1:{env['TEST_REDIS_PORT']}")
+        print(
+            f"PostgreSQL on 127.0.0.1:{env['TEST_PG_PORT']}, Redis on 127.0.0.1:{env['TEST_REDIS_PORT']}, "
+            f"SMTP on {env['EMAIL_URL'].removeprefix('smtp://')}"
+        )
         return subprocess.call(command, env=env)
 
 

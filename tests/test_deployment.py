@@ -85,8 +85,8 @@ def test_every_app_service_reads_the_production_settings(service: str) -> None:
     # Every variable the production guard demands is provided, from the same anchor.
     assert set(settings._REQUIRED_IN_PRODUCTION) <= set(env)
     assert env["DATABASE_URL"].startswith("postgres://") and "@postgres:5432/" in env["DATABASE_URL"]
-    assert env["REDIS_URL"].startswith("redis://redis:")
-    assert env["CELERY_BROKER_URL"].startswith("redis://redis:")
+    assert env["REDIS_URL"].startswith("redis://:") and "@redis:6379/" in env["REDIS_URL"]
+    assert env["CELERY_BROKER_URL"].startswith("redis://:") and "@redis:6379/" in env["CELERY_BROKER_URL"]
 
 
 def test_service_commands_match_the_code() -> None:

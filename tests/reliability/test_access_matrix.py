@@ -35,6 +35,12 @@ VISITORS = ("admin", "staff", "external", "pulse", "anonymous", "other_firm")
 EXPECTED: dict[str, tuple[str, str]] = {
     "login": ("AAAAAA", "AAAAAA"),
     "logout": ("MMMMMM", "AAAAAA"),
+    "password_change": ("AAAALA", "AAAALA"),
+    "password_change_done": ("AAAALA", "MMMMLM"),
+    "password_reset": ("AAAAAA", "AAAAAA"),
+    "password_reset_done": ("AAAAAA", "MMMMMM"),
+    "password_reset_confirm": ("AAAAAA", "AAAAAA"),  # a wrong link is a page saying so
+    "password_reset_complete": ("AAAAAA", "MMMMMM"),
     "home": ("AAAALA", "AAAALA"),
     "firm_overview": ("AAAFLN", "MMMMLM"),
     "firm_overview_live": ("AAAFLN", "MMMMLM"),
@@ -114,6 +120,8 @@ def objects(world: FirmWorld, other_world: FirmWorld) -> dict[str, Any]:
         "account_id": next(iter(ledger.accounts.values())).pk,
         "entry_id": ledger.sale.pk,
         "run_id": run.pk,
+        "uidb64": "MQ",
+        "token": "set-password",
     }
 
 

@@ -34,6 +34,8 @@ def ids_of(world: FirmWorld) -> dict[str, Any]:
         "run_id": run.pk,
         "fiscal_year": ledger.fiscal_year.pk,
         "period_key": ledger.january.key,
+        "uidb64": "MQ",
+        "token": "set-password",
     }
 
 
