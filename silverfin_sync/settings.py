@@ -219,7 +219,7 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 SYNC_STALE_AFTER_SECONDS = env.int("SYNC_STALE_AFTER_SECONDS", default=600)
 # A queued run no worker has started after this long, or a run waiting this long past its last heartbeat for
 # a transient retry, is sent again (a broker restart may have lost its message). Keep it above the longest
-# retry backoff (10 minutes, syncs/tasks.py); a run sent twice is still carried out once (the claim).
+# retry backoff (10 minutes, syncs/runs.py retry_delay); a run sent twice is still carried out once (the claim).
 SYNC_REQUEUE_AFTER_SECONDS = env.int("SYNC_REQUEUE_AFTER_SECONDS", default=900)
 SYNC_DISPATCH_BATCH = env.int("SYNC_DISPATCH_BATCH", default=500)
 SYNC_MAX_RETRIES = env.int("SYNC_MAX_RETRIES", default=5)

@@ -26,9 +26,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from clients import ledger
@@ -46,6 +44,7 @@ from clients.ledger import (
 from clients.ledger.streams import ENTRIES, LINES_KEY, MASTER_STREAMS, STREAMS, Stream
 from clients.models import Account, Entry, Period
 
+from . import runs
 from .models import (
     CONNECTION_SECRETS_VIA_LINK,
     ClientLink,
@@ -66,10 +65,6 @@ logger = logging.getLogger(__name__)
 PROOF_PERIODS_PER_BATCH = 5
 # Above this many changed accounts in a batch of periods, the proof asks for every account at once.
 PROOF_ACCOUNT_LIMIT = 300
-
-
-class RunNotClaimed(Exception):
-    """Another worker holds the run, or it already ended."""
 
 
 class RunCancelled(Exception):
@@ -126,30 +121,12 @@ class RunState:
         return self.counts.setdefault(entity, UpsertCounts())
 
 
-def sync_run_claim(*, run_id: int) -> SyncRun:
-    """Take a queued run (or one whose worker died) for this worker, or raise RunNotClaimed."""
-    now = timezone.now()
-    stale_before = now - dt.timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS)
-    claimed = SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.QUEUED).update(
-        status=SyncRun.Status.RUNNING, started_at=now, heartbeat_at=now, attempt=F("attempt") + 1
-    ) or SyncRun.objects.filter(
-        pk=run_id, status=SyncRun.Status.RUNNING, heartbeat_at__lt=stale_before
-    ).update(heartbeat_at=now, attempt=F("attempt") + 1)
-    if not claimed:
-        raise RunNotClaimed(f"Run {run_id} is taken or finished.")
-    return (
-        SyncRun.objects.select_related("link", "link__connection")
-        .defer(*(f"link__{name}" for name in CONNECTION_SECRETS_VIA_LINK))
-        .get(pk=run_id)
-    )
-
-
 def sync_run_execute(*, run_id: int, reader: Reader | None = None) -> SyncRun:
     """Claim and carry out one run. Transient provider errors are re-raised (the task retries them, the
     run going back to the queue); every other outcome is recorded on the run."""
     try:
-        run = sync_run_claim(run_id=run_id)
-    except RunNotClaimed:
+        run = runs.sync_run_claim(run_id=run_id)
+    except runs.RunNotClaimed:
         logger.info("Run %s not claimed: taken by another worker or finished", run_id)
         return SyncRun.objects.get(pk=run_id)
     link = run.link
@@ -798,9 +775,7 @@ def _requeue(run: SyncRun, state: RunState | None, error: ProviderError) -> None
     """Put the run back in the queue for the task's retry, keeping what it learnt so far."""
     if state is not None:
         _save_progress(state)
-    SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING).update(
-        status=SyncRun.Status.QUEUED, error_class="transient", error_message=error.user_message
-    )
+    runs.sync_run_requeue(run_id=run.pk, message=error.user_message)
 
 
 def _finish(
@@ -812,17 +787,9 @@ def _finish(
     message: str = "",
     reconciled: bool | None = None,
 ) -> None:
-    now = timezone.now()
     if state is not None:
         state.progress["stream"] = "done"
         _save_progress(state)
-    with transaction.atomic():
-        SyncRun.objects.filter(pk=run.pk).update(
-            status=status,
-            finished_at=now,
-            error_class=error_class,
-            error_message=message,
-            reconciled=reconciled,
-        )
-        if status in {SyncRun.Status.SUCCEEDED, SyncRun.Status.SUCCEEDED_WITH_ISSUES}:
-            ClientLink.objects.filter(pk=run.link_id).update(last_success_at=now)
+    runs.sync_run_finish(
+        run=run, status=status, error_class=error_class, message=message, reconciled=reconciled
+    )

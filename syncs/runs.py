@@ -1,14 +1,34 @@
-"""Requesting sync runs: one active run per link, enqueued only once the request is committed."""
+"""A sync run's life, written in one place: requested (one active run per link), enqueued once the request
+is committed, claimed by one worker, put back in the queue, finished, given up, or cancelled before it
+started. The engine, the schedule, the services and the tasks call these; none of them writes a run's
+status itself.
+
+Every change of status is a compare-and-set ``UPDATE … WHERE status = …``: a worker, the dispatcher and a
+person may act on the same run at once, and only one of them changes it (healthchecks' claim).
+"""
 
 from __future__ import annotations
 
-from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
+import datetime as dt
+import random
 
-from .models import ClientLink, SyncRun
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, QuerySet
+from django.utils import timezone
+
+from clients.models import ClientFile
+
+from .models import CONNECTION_SECRETS_VIA_LINK, ClientLink, SyncRun
 
 QUEUE_SCHEDULED = "syncs"
 QUEUE_NOW = "syncs-now"  # "Sync now" and first syncs: a person is waiting
+
+
+class RunNotClaimed(Exception):
+    """Another worker holds the run, or it already ended."""
 
 
 def sync_run_request(
@@ -30,12 +50,120 @@ def sync_run_request(
             )
     except IntegrityError:
         return SyncRun.objects.get(link=link, status__in=SyncRun.ACTIVE_STATUSES), False
-    queue = QUEUE_SCHEDULED if trigger == SyncRun.Trigger.SCHEDULE else QUEUE_NOW
-    transaction.on_commit(lambda: _enqueue(run.pk, queue))
+    transaction.on_commit(lambda: sync_run_enqueue(run_id=run.pk, trigger=trigger))
     return run, True
 
 
-def _enqueue(run_id: int, queue: str) -> None:
+def client_file_sync_now(*, client_file: ClientFile, requested_by: User | None) -> tuple[SyncRun, bool]:
+    """ "Sync now" for one client file (the page's button and ``manage.py sync_client``): its active run, or
+    a new one, and whether it was created. A file that is not linked, or whose connection must be
+    reconnected first, is refused with a ValidationError saying so."""
+    link = (
+        ClientLink.objects.filter(client_file=client_file, unlinked_at__isnull=True)
+        .select_related("connection")
+        .defer(*CONNECTION_SECRETS_VIA_LINK)
+        .first()
+    )
+    if link is None:
+        raise ValidationError(
+            "This client file is not linked to a bookkeeping package yet; link it to a WinbooksOnWeb company first.",
+            code="not_linked",
+        )
+    if not link.connection.is_usable:
+        raise ValidationError(
+            f"“{link.connection.name}” needs reconnecting by an admin before it can sync.",
+            code="needs_reconnect",
+        )
+    return sync_run_request(link=link, trigger=SyncRun.Trigger.MANUAL, requested_by=requested_by)
+
+
+def sync_run_enqueue(*, run_id: int, trigger: str) -> None:
+    """Send the run to a worker: "Sync now" and first syncs on the queue a person waits on, the nightly
+    fleet on its own. Sending a run twice is harmless: the claim lets one worker have it."""
     from .tasks import run_sync
 
-    run_sync.apply_async(args=[run_id], queue=queue)
+    run_sync.apply_async(args=[run_id], queue=queue_for(trigger))
+
+
+def queue_for(trigger: str) -> str:
+    """The queue a run of this trigger goes to."""
+    return QUEUE_SCHEDULED if trigger == SyncRun.Trigger.SCHEDULE else QUEUE_NOW
+
+
+def sync_run_claim(*, run_id: int) -> SyncRun:
+    """Take a queued run (or one whose worker died: its heartbeat is stale) for this worker, or raise
+    RunNotClaimed."""
+    now = timezone.now()
+    stale_before = now - dt.timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS)
+    claimed = SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.QUEUED).update(
+        status=SyncRun.Status.RUNNING, started_at=now, heartbeat_at=now, attempt=F("attempt") + 1
+    ) or SyncRun.objects.filter(
+        pk=run_id, status=SyncRun.Status.RUNNING, heartbeat_at__lt=stale_before
+    ).update(heartbeat_at=now, attempt=F("attempt") + 1)
+    if not claimed:
+        raise RunNotClaimed(f"Run {run_id} is taken or finished.")
+    return (
+        SyncRun.objects.select_related("link", "link__connection")
+        .defer(*(f"link__{name}" for name in CONNECTION_SECRETS_VIA_LINK))
+        .get(pk=run_id)
+    )
+
+
+def sync_run_requeue(*, run_id: int, message: str) -> bool:
+    """Put a running run back in the queue after a transient failure (its task retries it), saying why
+    on its page; True when it was running. What it wrote so far stays: the retry goes on from there."""
+    return bool(
+        SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.RUNNING).update(
+            status=SyncRun.Status.QUEUED, error_class="transient", error_message=message
+        )
+    )
+
+
+def sync_run_finish(
+    *,
+    run: SyncRun,
+    status: SyncRun.Status,
+    error_class: str = "",
+    message: str = "",
+    reconciled: bool | None = None,
+) -> None:
+    """Record a run's end; a successful one moves its link's "last synced"."""
+    now = timezone.now()
+    with transaction.atomic():
+        SyncRun.objects.filter(pk=run.pk).update(
+            status=status,
+            finished_at=now,
+            error_class=error_class,
+            error_message=message,
+            reconciled=reconciled,
+        )
+        if status in {SyncRun.Status.SUCCEEDED, SyncRun.Status.SUCCEEDED_WITH_ISSUES}:
+            ClientLink.objects.filter(pk=run.link_id).update(last_success_at=now)
+
+
+def sync_run_give_up(*, run_id: int, message: str) -> None:
+    """A run whose retries are spent fails, saying what went wrong last; the next scheduled sync tries
+    again."""
+    SyncRun.objects.filter(pk=run_id, status__in=SyncRun.ACTIVE_STATUSES).update(
+        status=SyncRun.Status.FAILED,
+        finished_at=timezone.now(),
+        error_class="transient",
+        error_message=f"{message} Gave up after {settings.SYNC_MAX_RETRIES} retries; the next scheduled sync "
+        "tries again.",
+    )
+
+
+def sync_runs_cancel_queued(runs: QuerySet[SyncRun], *, error_class: str, message: str) -> int:
+    """Runs not started yet will not be: they end as failed, saying why (a worker finds them taken)."""
+    return runs.filter(status=SyncRun.Status.QUEUED).update(
+        status=SyncRun.Status.FAILED,
+        finished_at=timezone.now(),
+        error_class=error_class,
+        error_message=message,
+    )
+
+
+def retry_delay(retries: int, *, base: float = 30.0, cap: float = 600.0) -> float:
+    """How long to wait before retry number ``retries + 1`` of a run: doubling from ``base``, capped, with
+    jitter so a firm's runs do not retry in step (30 s, 60 s, 120 s, … 10 minutes for a worker)."""
+    return min(cap, base * 2**retries) * (0.5 + random.random() / 2)  # noqa: S311

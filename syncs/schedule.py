@@ -11,8 +11,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from . import runs
 from .models import CONNECTION_SECRETS_VIA_LINK, ClientLink, Connection, SyncRun
-from .runs import QUEUE_NOW, QUEUE_SCHEDULED, _enqueue, sync_run_request
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def sync_dispatch_due(*, now: dt.datetime | None = None) -> dict[str, int]:
     )
     for link in due:
         with transaction.atomic():
-            _, created = sync_run_request(link=link, trigger=SyncRun.Trigger.SCHEDULE)
+            _, created = runs.sync_run_request(link=link, trigger=SyncRun.Trigger.SCHEDULE)
             queued += created
             ClientLink.objects.filter(pk=link.pk).update(
                 next_sync_at=next_nightly(after=now, at=link.connection.nightly_sync_time)
@@ -74,18 +74,8 @@ def sync_dispatch_due(*, now: dt.datetime | None = None) -> dict[str, int]:
         heartbeat_at__lt=now - dt.timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS),
     ).values_list("pk", "trigger")
     for run_id, trigger in [*forgotten, *stale]:
-        _enqueue(run_id, QUEUE_SCHEDULED if trigger == SyncRun.Trigger.SCHEDULE else QUEUE_NOW)
+        runs.sync_run_enqueue(run_id=run_id, trigger=trigger)
         resent += 1
     if queued or resent:
         logger.info("Dispatcher: %s runs queued, %s sent again", queued, resent)
     return {"queued": queued, "resent": resent}
-
-
-def sync_run_give_up(*, run_id: int, message: str) -> None:
-    SyncRun.objects.filter(pk=run_id, status__in=SyncRun.ACTIVE_STATUSES).update(
-        status=SyncRun.Status.FAILED,
-        finished_at=timezone.now(),
-        error_class="transient",
-        error_message=f"{message} Gave up after {settings.SYNC_MAX_RETRIES} retries; the next scheduled sync "
-        "tries again.",
-    )

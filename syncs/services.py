@@ -16,7 +16,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -33,6 +33,8 @@ from .models import (
     SyncRun,
 )
 from .providers import ProviderError, get_provider
+from .runs import sync_run_request, sync_runs_cancel_queued
+from .schedule import next_nightly
 
 logger = logging.getLogger(__name__)
 
@@ -76,16 +78,6 @@ def _clean_exchange_token(token: str) -> str:
 
 def _provider_failure(error: ProviderError, field: str | None = None) -> ValidationError:
     return ValidationError({field: error.user_message} if field else error.user_message, code=error.kind)
-
-
-def _cancel_queued_runs(runs: QuerySet[SyncRun], *, error_class: str, message: str) -> None:
-    """Runs not started yet will not be: they end as failed, saying why (a worker finds them taken)."""
-    runs.filter(status=SyncRun.Status.QUEUED).update(
-        status=SyncRun.Status.FAILED,
-        finished_at=timezone.now(),
-        error_class=error_class,
-        error_message=message,
-    )
 
 
 def connection_connect(
@@ -191,8 +183,6 @@ def connection_reconnect(
 def _resync_files_refused_access(*, connection: Connection, actor: User | None) -> int:
     """After a reconnect: a sync for every linked file whose last run failed because the package refused
     access, so their pages say a sync is queued at once instead of an error that is no longer true."""
-    from .runs import sync_run_request
-
     latest = SyncRun.objects.filter(link=OuterRef("pk")).order_by("-queued_at", "-pk")
     refused = (
         ClientLink.objects.filter(connection=connection, unlinked_at__isnull=True)
@@ -215,7 +205,6 @@ def _resync_files_refused_access(*, connection: Connection, actor: User | None) 
 def connection_schedule_set(*, connection: Connection, actor: User | None, at: dt.time) -> Connection:
     """Move the connection's nightly sync to ``at`` (the firm's time zone): every linked file's next
     scheduled sync moves with it. Audited."""
-    from .schedule import next_nightly
 
     at = at.replace(second=0, microsecond=0, tzinfo=None)
     with transaction.atomic():
@@ -251,7 +240,7 @@ def connection_disconnect(*, connection: Connection, actor: User | None) -> Conn
         locked.refresh_token = ""
         locked.access_token_expires_at = None
         locked.save()
-        _cancel_queued_runs(
+        sync_runs_cancel_queued(
             SyncRun.objects.filter(link__connection=locked),
             error_class="access",
             message="The sync was disconnected before this run started.",
@@ -319,14 +308,11 @@ def client_link_set(
         )
     _check_start_date(connection=connection, company_code=company_code, start_date=start_date)
 
-    from .runs import sync_run_request
-    from .schedule import next_nightly
-
     try:
         with transaction.atomic():
             if current:
                 ClientLink.objects.filter(pk=current.pk).update(unlinked_at=timezone.now())
-                _cancel_queued_runs(
+                sync_runs_cancel_queued(
                     SyncRun.objects.filter(link=current),
                     error_class="config",
                     message="The client file was linked to another company before this run started.",
@@ -402,8 +388,6 @@ def _client_link_move_start(
 ) -> ClientLink:
     """Change only the start date: audited, and a sync queued that reads the documents again from the new
     start (the engine removes what is now before it, and fetches what the ledger lacks after it)."""
-    from .runs import sync_run_request
-
     before = link.start_date
     with transaction.atomic():
         locked = (
@@ -447,7 +431,7 @@ def client_link_remove(*, client_file: ClientFile, actor: User | None) -> Client
             return None
         link.unlinked_at = timezone.now()
         link.save(update_fields=["unlinked_at"])
-        _cancel_queued_runs(
+        sync_runs_cancel_queued(
             SyncRun.objects.filter(link=link),
             error_class="config",
             message="The client file was unlinked before this run started.",
@@ -479,8 +463,6 @@ def client_files_sync_now(
     """Request a "Sync now" run for each of these client files of ``firm``: one run per linked file whose
     connection works; a file with a run queued or running keeps that run (one active run per link, so
     pressing twice, or two people at once, queue nothing more)."""
-    from .runs import sync_run_request
-
     wanted = set(client_file_ids)
     links = list(
         ClientLink.objects.filter(firm=firm, client_file_id__in=wanted, unlinked_at__isnull=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import random
 import time
 from typing import Any
 
@@ -16,25 +15,18 @@ from .providers import ProviderError
 logger = logging.getLogger(__name__)
 
 
-def _backoff(retries: int) -> float:
-    # 30 s, 60 s, 120 s, ... capped at 10 minutes, with jitter so a firm's runs do not retry in step.
-    return min(600.0, 30.0 * 2**retries) * (0.5 + random.random() / 2)  # noqa: S311
-
-
 def _requeue_after_database_loss(run_id: int, *, attempts: int = 30) -> None:
     """Put a run whose worker lost the database back in the queue, waiting (about 30 s at most) for the
     database to accept connections again. If it never does, the stale-heartbeat takeover recovers the run."""
-    from .models import SyncRun
+    from .runs import sync_run_requeue
 
     for _ in range(attempts):
         close_old_connections()
         for connection in connections.all():
             connection.close()
         try:
-            SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.RUNNING).update(
-                status=SyncRun.Status.QUEUED,
-                error_class="transient",
-                error_message="The database was briefly unavailable; the sync continues shortly.",
+            sync_run_requeue(
+                run_id=run_id, message="The database was briefly unavailable; the sync continues shortly."
             )
             return
         except (OperationalError, InterfaceError):
@@ -52,7 +44,7 @@ def _requeue_after_database_loss(run_id: int, *, attempts: int = 30) -> None:
 )
 def run_sync(self: Any, run_id: int) -> None:
     from .engine import sync_run_execute
-    from .schedule import sync_run_give_up
+    from .runs import retry_delay, sync_run_give_up
 
     try:
         sync_run_execute(run_id=run_id)
@@ -61,12 +53,12 @@ def run_sync(self: Any, run_id: int) -> None:
         # failed. Put it back in the queue on a fresh connection and retry; the pages already written stay.
         logger.warning("Run %s: database connection lost; retrying", run_id)
         _requeue_after_database_loss(run_id)
-        raise self.retry(countdown=_backoff(self.request.retries)) from None
+        raise self.retry(countdown=retry_delay(self.request.retries)) from None
     except ProviderError as error:  # only transient errors come back here; the run is queued again
         if self.request.retries >= settings.SYNC_MAX_RETRIES:
             sync_run_give_up(run_id=run_id, message=error.user_message)
             return
-        countdown = error.retry_after if error.retry_after else _backoff(self.request.retries)
+        countdown = error.retry_after if error.retry_after else retry_delay(self.request.retries)
         logger.info(
             "Run %s: transient error, retry %s in %.0f s", run_id, self.request.retries + 1, countdown
         )

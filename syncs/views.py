@@ -22,8 +22,8 @@ from clients.models import ClientFile
 
 from . import selectors, services
 from .forms import ConnectWinbooksForm, LinkForm, ReconnectForm, ScheduleForm
-from .models import ClientLink, SyncRun
-from .runs import sync_run_request
+from .models import ClientLink
+from .runs import client_file_sync_now
 
 
 def _user(request: HttpRequest) -> User:
@@ -271,15 +271,11 @@ def client_sync_now(request: HttpRequest, firm_slug: str, client_file_id: int) -
     access, client_file = require_client_file(
         request.user, firm_slug, client_file_id, Action.SYNC_CLIENT_FILE
     )
-    link = selectors.client_link_active(client_file=client_file)
-    if link is None:
-        messages.error(request, "Link this client file to a WinbooksOnWeb company first.")
-    elif not link.connection.is_usable:
-        messages.error(
-            request, f"“{link.connection.name}” needs reconnecting by an admin before it can sync."
-        )
+    try:
+        _, created = client_file_sync_now(client_file=client_file, requested_by=_user(request))
+    except ValidationError as refused:
+        messages.error(request, refused.messages[0])
     else:
-        _, created = sync_run_request(link=link, trigger=SyncRun.Trigger.MANUAL, requested_by=_user(request))
         messages.success(
             request, "Sync started." if created else "A sync is already running for this client file."
         )

@@ -12,8 +12,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from syncs import runs
-from syncs.engine import RunNotClaimed, sync_run_claim, sync_run_execute
+from syncs.engine import sync_run_execute
 from syncs.models import ClientLink, SyncRun
+from syncs.runs import RunNotClaimed, sync_run_claim
 from syncs.schedule import sync_dispatch_due
 from tests.fixtures import FirmWorld
 
@@ -28,7 +29,9 @@ def idle_link(world: FirmWorld, wow_sandbox: Any, monkeypatch: pytest.MonkeyPatc
     link = connect_and_link(world, wow_sandbox)
     SyncRun.objects.filter(link=link).update(status=SyncRun.Status.SUCCEEDED, finished_at=timezone.now())
     sent: list[tuple[int, str]] = []
-    monkeypatch.setattr(runs, "_enqueue", lambda run_id, queue: sent.append((run_id, queue)))
+    monkeypatch.setattr(
+        runs, "sync_run_enqueue", lambda *, run_id, trigger: sent.append((run_id, runs.queue_for(trigger)))
+    )
     link.sent = sent  # type: ignore[attr-defined]
     return link
 

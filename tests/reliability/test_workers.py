@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from syncs.models import ClientLink, SyncRun
-from syncs.runs import QUEUE_NOW, _enqueue
+from syncs.runs import sync_run_enqueue
 from syncs.schedule import sync_dispatch_due
 from tests.fixtures import FirmWorld
 
@@ -74,8 +74,10 @@ def test_the_same_task_delivered_twice_has_one_effect(
     link = connect_and_link(world, wow_sandbox)
     run = run_of(link)
     wow_sandbox.control("DELETE", "stats")
-    _enqueue(run.pk, QUEUE_NOW)  # a second delivery of the same task, on top of the one linking sent
-    _enqueue(run.pk, QUEUE_NOW)
+    sync_run_enqueue(
+        run_id=run.pk, trigger=run.trigger
+    )  # a second delivery of the same task, on top of the one linking sent
+    sync_run_enqueue(run_id=run.pk, trigger=run.trigger)
     with worker(tmp_path / "worker.log") as one:
         done = wait_for(lambda: finished(run.pk), what="the run to end")
         # The two other deliveries reach the worker and are turned away by the claim, asking WoW nothing.

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
-from syncs.models import ClientLink
+from syncs.models import ClientLink, Connection, SyncRun
 from tests.fixtures import FirmWorld
 
 pytestmark = pytest.mark.django_db
@@ -38,6 +38,16 @@ def test_sync_client_wait_prints_a_json_summary(world: FirmWorld, link: ClientLi
 def test_sync_client_refuses_an_unlinked_client_file(world: FirmWorld) -> None:
     with pytest.raises(CommandError, match="is not linked"):
         call_command("sync_client", "--firm", world.firm.slug, "--client", world.other_file.file_code)
+
+
+def test_sync_client_refuses_like_the_page_while_the_sync_needs_reconnecting(
+    world: FirmWorld, link: ClientLink
+) -> None:
+    Connection.objects.filter(pk=link.connection_id).update(status=Connection.Status.NEEDS_RECONNECT)
+    SyncRun.objects.filter(link=link).delete()  # the first sync queued by linking
+    with pytest.raises(CommandError, match="needs reconnecting by an admin"):
+        call_command("sync_client", "--firm", world.firm.slug, "--client", world.given_file.file_code)
+    assert not SyncRun.objects.filter(link=link).exists()  # no run queued to fail later
 
 
 def test_trial_balance_prints_csv_and_json_that_tie_out(world: FirmWorld, link: ClientLink) -> None:

@@ -9,13 +9,14 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from syncs.engine import sync_run_execute
-from syncs.models import ClientLink, SyncRun
+from syncs.models import SyncRun
 from syncs.providers import ProviderError
-from syncs.runs import sync_run_request
+from syncs.runs import client_file_sync_now, retry_delay
 
 from ._common import client_file_by_code, firm_by_slug
 
@@ -77,13 +78,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         firm = firm_by_slug(options["firm"])
         client_file = client_file_by_code(firm, options["client"])
-        link = ClientLink.objects.filter(client_file=client_file, unlinked_at__isnull=True).first()
-        if link is None:
-            raise CommandError(
-                f"'{client_file.name}' is not linked to a bookkeeping package (see link_client)."
-            )
-        with transaction.atomic():
-            run, _ = sync_run_request(link=link, trigger=SyncRun.Trigger.MANUAL)
+        try:
+            with transaction.atomic():
+                run, _ = client_file_sync_now(client_file=client_file, requested_by=None)
+        except ValidationError as refused:
+            raise CommandError(f"'{client_file.name}': {refused.messages[0]}") from refused
         if options["wait"]:
             with _one_line_errors(enabled=not options["traceback"]):
                 run = self._wait(run, options["timeout"])
@@ -107,7 +106,7 @@ class Command(BaseCommand):
                 attempts += 1
                 if attempts > 5 or time.monotonic() > deadline:
                     raise CommandError(error.user_message) from error
-                time.sleep(min(60, 5 * 2**attempts))
+                time.sleep(retry_delay(attempts, base=5, cap=60))
                 continue
             except Exception:
                 # An unexpected error: the engine recorded the run as failed and logged it; the operator
