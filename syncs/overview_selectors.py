@@ -69,7 +69,7 @@ STATUS_ICONS = {
     FileStatus.ISSUES: "!",
     FileStatus.FAILED: "✗",
     FileStatus.RUNNING: "⟳",
-    FileStatus.QUEUED: "⧗",
+    FileStatus.QUEUED: "◷",
     FileStatus.NEEDS_RECONNECT: "⚠",
     FileStatus.NOT_LINKED: "–",
     FileStatus.NEVER_SYNCED: "○",
