@@ -1,4 +1,6 @@
-"""Domain fixtures: a firm with one user per role, and a second firm to prove isolation."""
+"""Domain fixtures shared by the whole suite: a firm with one user per role, a second firm to prove
+isolation, the first firm connected to the WoW sandbox with its given client file linked to DEMO_BV, and mail
+really sent over SMTP."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ import pytest
 from django.contrib.auth.models import User
 
 from clients.models import ClientFile, Firm, Role
+from syncs.models import ClientLink, Connection
+from syncs.services import client_link_set, connection_connect
 
 from .factories import ClientFileFactory, FirmFactory, MembershipFactory, UserFactory
 
@@ -111,3 +115,25 @@ def smtp_mail(settings: Any) -> SmtpMail:
     mail = SmtpMail(os.environ["TEST_SMTP_MAILDIR"])
     mail.clear()
     return mail
+
+
+@pytest.fixture
+def connection(world: FirmWorld, wow_sandbox: Any) -> Connection:
+    """The firm of ``world`` connected to the sandbox (a real token exchange over HTTP)."""
+    return connection_connect(
+        firm=world.firm,
+        actor=world.admin,
+        name="WinbooksOnWeb",
+        email=wow_sandbox.TESTER,
+        exchange_token=wow_sandbox.exchange_token(),
+        api_url=wow_sandbox.url,
+    )
+
+
+@pytest.fixture
+def link(world: FirmWorld, connection: Connection, wow_sandbox: Any) -> ClientLink:
+    """The given client file linked to DEMO_BV by staff. Linking queues the first sync, which no worker
+    runs: tests execute it themselves (in a test transaction, its message is never even sent)."""
+    return client_link_set(
+        client_file=world.given_file, connection=connection, company_code=wow_sandbox.DEMO, actor=world.staff
+    )

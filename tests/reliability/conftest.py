@@ -7,14 +7,7 @@ HTTP. Tests that start a real Celery worker are marked ``slow`` (they take a few
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-
-from syncs.models import ClientLink
-from tests.fixtures import FirmWorld
-
-from .helpers import connect_and_link
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -22,8 +15,3 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "slow: starts a real Celery worker process (about 5 s each); part of make test all the same",
     )
-
-
-@pytest.fixture
-def link(world: FirmWorld, wow_sandbox: Any) -> ClientLink:
-    return connect_and_link(world, wow_sandbox)

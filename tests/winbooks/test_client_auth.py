@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import base64
 import pickle
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from urllib.parse import parse_qs
 
 import pytest
@@ -13,6 +12,7 @@ import requests
 import responses
 from responses import matchers
 
+from tests.winbooks.fake_api import API, EMAIL, NOW
 from winbooks import (
     TokenSet,
     WinbooksAuthError,
@@ -23,11 +23,8 @@ from winbooks import (
     exchange_token,
 )
 
-API = "https://wow.test"
 TOKEN_URL = f"{API}/OAuth20/Token"
-EMAIL = "boekhouding@example.be"
 BASIC = "Basic " + base64.b64encode(EMAIL.encode()).decode()
-NOW = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 CUSTOMER_URL = f"{API}/app/Customer/ALICE/Folder/DEMO?maxLevel=1"
 TOKENS = TokenSet("ACCESS-OLD-secret", "REFRESH-OLD-secret", NOW + timedelta(minutes=10))
 
@@ -38,12 +35,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-@pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
-        yield mock
 
 
 def make_client(tokens: TokenSet | None = TOKENS, **kwargs: object) -> tuple[WinbooksClient, list[float]]:

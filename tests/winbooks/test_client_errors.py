@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import pickle
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
 import requests
 import responses
 
+from tests.winbooks.fake_api import API, EMAIL, NOW
 from winbooks import (
     TokenSet,
     WinbooksBadPayload,
@@ -24,17 +24,8 @@ from winbooks import (
     WinbooksUnreachable,
 )
 
-API = "https://wow.test"
-EMAIL = "boekhouding@example.be"
-NOW = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 TOKENS = TokenSet("ACCESS-secret-123", "REFRESH-secret-456", NOW + timedelta(hours=1))
 URL = f"{API}/app/Journals/Folder/DEMO?maxLevel=1"
-
-
-@pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
-        yield mock
 
 
 def make_client(**kwargs: object) -> tuple[WinbooksClient, list[float]]:

@@ -6,13 +6,13 @@ Each hostile answer here ends on its own eventually (a drip after its last byte,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import responses
 
 from tests.hostile_wow import hostile_server
+from tests.winbooks.fake_api import EMAIL, NOW
 from winbooks import (
     Limits,
     TokenSet,
@@ -24,8 +24,6 @@ from winbooks import (
     exchange_token,
 )
 
-EMAIL = "boekhouding@example.be"
-NOW = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 TOKENS = TokenSet("ACCESS-secret-123", "REFRESH-secret-456", NOW + timedelta(hours=1))
 
 
@@ -139,12 +137,6 @@ def test_endless_429_with_short_waits_gives_up_after_the_retries() -> None:
         with pytest.raises(WinbooksRateLimited):
             list(client.iter_all("Journal", "DEMO"))
         assert sleeps == [1.0, 1.0, 1.0] and client.api_calls == 4 == server.requests
-
-
-@pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
-        yield mock
 
 
 def test_retries_are_counted_across_a_calls_continuations(rsps: responses.RequestsMock) -> None:

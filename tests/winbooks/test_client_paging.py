@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,10 +12,9 @@ import pytest
 import requests
 import responses
 
+from tests.winbooks.fake_api import API, NOW
 from winbooks import Page, Query, TokenSet, WinbooksBadPayload, WinbooksClient, format_date, in_, parse_date
 
-API = "https://wow.test"
-NOW = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 TOKENS = TokenSet("ACCESS", "REFRESH", NOW + timedelta(hours=1))
 URL = f"{API}/app/GLTranss/Folder/DEMO/ExecuteCriteria?maxLevel=1"
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -24,12 +23,6 @@ ORDERS = [
     {"PropertyName": "Modified", "Alias": None, "Projections": None, "Ascending": True},
     {"PropertyName": "Id", "Alias": None, "Projections": None, "Ascending": True},
 ]
-
-
-@pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
-        yield mock
 
 
 def make_client() -> WinbooksClient:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import pytest
 import responses
 from responses import matchers
 
+from tests.winbooks.fake_api import API, EMAIL, NOW
 from winbooks import (
     Customer,
     GLTransHeader,
@@ -26,9 +26,6 @@ from winbooks import (
 )
 from winbooks.pagination import deep_merge, merge_chunks, same_object
 
-API = "https://wow.test"
-EMAIL = "boekhouding@example.be"
-NOW = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 TOKENS = TokenSet("ACCESS", "REFRESH", NOW + timedelta(hours=1))
 PAYLOADS = Path(__file__).parent / "payloads"
 HEADERS_URL = f"{API}/app/GLTransHeaders/Folder/DEMO?maxLevel=2"
@@ -37,12 +34,6 @@ CRITERIA_URL = f"{API}/app/GLTranss/Folder/DEMO/ExecuteCriteria?maxLevel=1"
 
 def payload(name: str) -> Any:
     return json.loads((PAYLOADS / name).read_text(encoding="utf-8"))
-
-
-@pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
-        yield mock
 
 
 def make_client() -> WinbooksClient:
