@@ -4,13 +4,16 @@ services (which call the providers)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
 from clients.models import ClientFile, Firm
+from silverfin_sync.notices import Notice
 
-from .models import AuditEvent, Connection
+from .models import AuditEvent, Connection, notice_fields
 from .signals import connection_needs_reconnect
 
 
@@ -19,26 +22,29 @@ def audit_record(
     firm: Firm,
     actor: User | None,
     action: AuditEvent.Action,
-    summary: str,
+    parameters: dict[str, Any],
     connection: Connection | None = None,
     client_file: ClientFile | None = None,
 ) -> AuditEvent:
+    """An audit event; its summary is worded from ``action`` and ``parameters`` when read, in the
+    reader's language (silverfin_sync/notices.py, "audit.<action>")."""
+    Notice(f"audit.{action}", parameters)  # an action without a text fails here, not when a page reads it
     return AuditEvent.objects.create(
         firm=firm,
         actor=actor,
         action=action,
-        summary=summary[:500],
+        parameters=parameters,
         connection=connection,
         client_file=client_file,
     )
 
 
-def connection_mark_needs_reconnect(*, connection_id: int, reason: str) -> bool:
+def connection_mark_needs_reconnect(*, connection_id: int, reason: Notice) -> bool:
     """Mark the connection as refused by the package, once; True when this call changed it."""
     with transaction.atomic():
         changed = Connection.objects.filter(pk=connection_id, status=Connection.Status.CONNECTED).update(
             status=Connection.Status.NEEDS_RECONNECT,
-            status_reason=reason[:500],
+            **notice_fields("status_reason", reason),
             status_changed_at=timezone.now(),
         )
         if changed:
@@ -48,7 +54,7 @@ def connection_mark_needs_reconnect(*, connection_id: int, reason: str) -> bool:
                 actor=None,
                 action=AuditEvent.Action.NEEDS_RECONNECT,
                 connection=connection,
-                summary=f"“{connection.name}” needs reconnecting: {reason}",
+                parameters={"connection": connection.name, "reason": reason.as_json()},
             )
             connection_needs_reconnect.send(sender=Connection, connection_id=connection_id)
     return bool(changed)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gc
+import json
 import logging
 import time
 import uuid
@@ -43,6 +44,7 @@ from clients.ledger import (
 )
 from clients.ledger.streams import ENTRIES, LINES_KEY, MASTER_STREAMS, STREAMS, Stream
 from clients.models import Account, Entry, Period
+from silverfin_sync.notices import Notice
 
 from . import runs
 from .models import (
@@ -70,6 +72,15 @@ PROOF_ACCOUNT_LIMIT = 300
 class RunCancelled(Exception):
     """The link was removed or its connection stopped while the run was going."""
 
+    def __init__(self, notice: Notice) -> None:
+        super().__init__(notice.code)
+        self.notice = notice
+
+
+def _issue_key(entity: str, wow_id: str, code: str, params: dict[str, Any]) -> tuple[str, str, str, str]:
+    """An issue as met: a record met twice with the same problem in one run is reported once."""
+    return (entity, wow_id, code, json.dumps(params, sort_keys=True, default=str))
+
 
 @dataclass
 class RunState:
@@ -88,7 +99,7 @@ class RunState:
     excluded_periods: set[int] = field(default_factory=set)
     empty_periods: set[int] = field(default_factory=set)
     issues: int = 0
-    reported: set[tuple[str, str, str]] = field(default_factory=set)
+    reported: set[tuple[str, str, str, str]] = field(default_factory=set)
     progress: dict[str, Any] = field(default_factory=dict)
     # What earlier attempts of this run did: a retried run reports its totals, not only its last attempt.
     earlier_api_calls: int = 0
@@ -105,7 +116,12 @@ class RunState:
             refs=RefMaps(link.client_file_id),
             counts={entity: UpsertCounts(**counts) for entity, counts in run.counts.items()},
             issues=run.issues.count(),
-            reported=set(run.issues.values_list("entity", "wow_id", "problem")),
+            reported={
+                _issue_key(entity, wow_id, code, params)
+                for entity, wow_id, code, params in run.issues.values_list(
+                    "entity", "wow_id", "code", "params"
+                )
+            },
             progress={
                 key: run.progress[key] for key in ("pages", "records", "seconds") if key in run.progress
             },
@@ -140,12 +156,12 @@ def sync_run_execute(*, run_id: int, reader: Reader | None = None) -> SyncRun:
         with _fewer_collections():
             _sync(state)
     except RunCancelled as cancelled:
-        _finish(run, state, status=SyncRun.Status.FAILED, error_class="config", message=str(cancelled))
+        _finish(run, state, status=SyncRun.Status.FAILED, error_class="config", notice=cancelled.notice)
     except ProviderError as error:
         if error.kind == "transient":
             _requeue(run, state, error)
             raise
-        _finish(run, state, status=SyncRun.Status.FAILED, error_class=error.kind, message=error.user_message)
+        _finish(run, state, status=SyncRun.Status.FAILED, error_class=error.kind, notice=error.notice)
     except Exception:
         logger.exception("Run %s failed unexpectedly", run_id)
         _finish(
@@ -153,8 +169,7 @@ def sync_run_execute(*, run_id: int, reader: Reader | None = None) -> SyncRun:
             state,
             status=SyncRun.Status.FAILED,
             error_class="internal",
-            message="The sync stopped on an unexpected error; it has been logged for the team. The next sync "
-            "starts again from where this one got to.",
+            notice=Notice("run.unexpected_error"),
         )
         raise
     finally:
@@ -168,11 +183,16 @@ def _check_still_wanted(link: ClientLink) -> None:
         ClientLink.objects.select_related("connection").defer(*CONNECTION_SECRETS_VIA_LINK).get(pk=link.pk)
     )
     if fresh.unlinked_at is not None:
-        raise RunCancelled("The client file was unlinked while the sync was running.")
+        raise RunCancelled(Notice("run.unlinked_while_running"))
     if fresh.connection.status != Connection.Status.CONNECTED:
         raise RunCancelled(
-            f"The sync “{fresh.connection.name}” is {fresh.connection.get_status_display().lower()}; "
-            "an admin must reconnect it on the Syncs tab."
+            Notice(
+                "run.connection_not_connected",
+                {
+                    "connection": fresh.connection.name,
+                    "status": {"code": "status." + fresh.connection.status, "params": {}},
+                },
+            )
         )
 
 
@@ -339,16 +359,16 @@ def _upsert(
 def _record_rejections(state: RunState, rejected: Iterable[Rejected]) -> None:
     """Issue rows for what could not be taken in; a record met twice in one run (a period healed after its
     stream already met it) is reported once."""
-    fresh = [r for r in rejected if (r.entity, r.wow_id, r.problem) not in state.reported]
-    state.reported.update((r.entity, r.wow_id, r.problem) for r in fresh)
+    fresh = [r for r in rejected if _issue_key(r.entity, r.wow_id, r.code, r.params) not in state.reported]
+    state.reported.update(_issue_key(r.entity, r.wow_id, r.code, r.params) for r in fresh)
     issues = [
         SyncIssue(
             run=state.run,
             entity=r.entity,
             wow_id=r.wow_id[:64],
             reference=r.reference[:200],
-            problem=r.problem[:500],
-            hint=r.hint[:500],
+            code=Notice(r.code, r.params).code,  # an unknown code fails here, not when a page reads it
+            params=r.params,
         )
         for r in fresh
     ]
@@ -409,9 +429,7 @@ def _delete_master(state: RunState, gone: dict[str, set[uuid.UUID]]) -> None:
                         entity=stream.entity,
                         wow_id=str(obj.wow_id),
                         reference=str(obj),
-                        problem="Deleted in WinbooksOnWeb, but the ledger still has bookings on it, so it is kept.",
-                        hint="Check in WinbooksOnWeb where these bookings went; the next sync clears this once "
-                        "nothing refers to it any more.",
+                        code="issue.deleted_but_used",
                     )
                     for obj in kept
                 ],
@@ -775,7 +793,7 @@ def _requeue(run: SyncRun, state: RunState | None, error: ProviderError) -> None
     """Put the run back in the queue for the task's retry, keeping what it learnt so far."""
     if state is not None:
         _save_progress(state)
-    runs.sync_run_requeue(run_id=run.pk, message=error.user_message)
+    runs.sync_run_requeue(run_id=run.pk, notice=error.notice)
 
 
 def _finish(
@@ -784,12 +802,12 @@ def _finish(
     *,
     status: SyncRun.Status,
     error_class: str = "",
-    message: str = "",
+    notice: Notice | None = None,
     reconciled: bool | None = None,
 ) -> None:
     if state is not None:
         state.progress["stream"] = "done"
         _save_progress(state)
     runs.sync_run_finish(
-        run=run, status=status, error_class=error_class, message=message, reconciled=reconciled
+        run=run, status=status, error_class=error_class, notice=notice, reconciled=reconciled
     )

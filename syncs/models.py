@@ -10,6 +10,7 @@ from django.db.models import Q
 
 from clients.models import ClientFile, Firm, Period
 from silverfin_sync.crypto import EncryptedTextField
+from silverfin_sync.notices import Notice, render, render_hint
 
 WINBOOKS_DEFAULT_API_URL = "https://rapi.winbooksonweb.be"
 
@@ -53,7 +54,9 @@ class Connection(models.Model):
     provider = models.CharField(max_length=20, choices=Provider.choices, default=Provider.WINBOOKS)
     api_url = models.URLField(default=WINBOOKS_DEFAULT_API_URL)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.CONNECTED)
-    status_reason = models.CharField(max_length=500, blank=True)
+    # Why it needs reconnecting, as a notice (silverfin_sync/notices.py): worded in the reader's language.
+    status_reason_code = models.CharField(max_length=60, blank=True)
+    status_reason_params = models.JSONField(default=dict, blank=True)
     status_changed_at = models.DateTimeField(null=True)
 
     # Secrets: encrypted at rest (MultiFernet), never rendered, logged or shown in the admin.
@@ -90,6 +93,10 @@ class Connection(models.Model):
     @property
     def is_usable(self) -> bool:
         return self.status == self.Status.CONNECTED
+
+    @property
+    def status_reason(self) -> str:
+        return render(self.status_reason_code, self.status_reason_params) if self.status_reason_code else ""
 
 
 class ClientLink(models.Model):
@@ -191,7 +198,9 @@ class SyncRun(models.Model):
     api_calls = models.IntegerField(default=0)
     api_calls_by_kind = models.JSONField(default=dict)
     error_class = models.CharField(max_length=30, blank=True)
-    error_message = models.TextField(blank=True)
+    # How it failed (or why it waits), as a notice (silverfin_sync/notices.py): worded when read.
+    error_code = models.CharField(max_length=60, blank=True)
+    error_params = models.JSONField(default=dict, blank=True)
     reconciled = models.BooleanField(
         null=True, help_text="Every checked period ties out with WoW's own sums."
     )
@@ -213,6 +222,11 @@ class SyncRun(models.Model):
         return self.status in self.ACTIVE_STATUSES
 
     @property
+    def error_message(self) -> str:
+        """The run's error in the reader's language ("" when it has none)."""
+        return render(self.error_code, self.error_params) if self.error_code else ""
+
+    @property
     def duration(self) -> dt.timedelta | None:
         if self.started_at and self.finished_at:
             return self.finished_at - self.started_at
@@ -228,8 +242,10 @@ class SyncIssue(models.Model):
     reference = models.CharField(
         max_length=200, blank=True, help_text="What a user recognises: a code, a number."
     )
-    problem = models.CharField(max_length=500)
-    hint = models.CharField(max_length=500, blank=True, help_text="What to do about it.")
+    # What is wrong, as a notice (silverfin_sync/notices.py); the problem and what to do about it are
+    # worded in the reader's language.
+    code = models.CharField(max_length=60)
+    params = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -237,6 +253,14 @@ class SyncIssue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.entity} {self.reference}: {self.problem}"
+
+    @property
+    def problem(self) -> str:
+        return render(self.code, self.params)
+
+    @property
+    def hint(self) -> str:
+        return render_hint(self.code, self.params)
 
 
 class PeriodCheck(models.Model):
@@ -270,6 +294,7 @@ class AuditEvent(models.Model):
         RELINKED = "relinked", "Relinked"
         UNLINKED = "unlinked", "Unlinked"
         SCHEDULE_CHANGED = "schedule_changed", "Changed the nightly sync time"
+        START_DATE_CHANGED = "start_date_changed", "Changed “Do not sync before”"
 
     firm = models.ForeignKey(Firm, on_delete=models.CASCADE, related_name="audit_events")
     actor = models.ForeignKey(
@@ -278,7 +303,9 @@ class AuditEvent(models.Model):
     action = models.CharField(max_length=20, choices=Action.choices)
     connection = models.ForeignKey(Connection, null=True, on_delete=models.SET_NULL, related_name="+")
     client_file = models.ForeignKey(ClientFile, null=True, on_delete=models.SET_NULL, related_name="+")
-    summary = models.CharField(max_length=500)
+    # The names the summary needs, as they were at the time (a sync or client file may be renamed since);
+    # the summary is worded from the action and these, in the reader's language.
+    parameters = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -287,3 +314,16 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return self.summary
+
+    @property
+    def summary(self) -> str:
+        if "text" in self.parameters and len(self.parameters) == 1:
+            return str(self.parameters["text"])  # written before summaries were worded when read
+        return render(f"audit.{self.action}", self.parameters)
+
+
+def notice_fields(prefix: str, notice: Notice | None) -> dict[str, object]:
+    """The two columns a notice is stored in, e.g. ``error_code`` and ``error_params``."""
+    if notice is None:
+        return {f"{prefix}_code": "", f"{prefix}_params": {}}
+    return {f"{prefix}_code": notice.code, f"{prefix}_params": notice.params}

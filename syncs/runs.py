@@ -20,8 +20,9 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from clients.models import ClientFile
+from silverfin_sync.notices import Notice
 
-from .models import CONNECTION_SECRETS_VIA_LINK, ClientLink, SyncRun
+from .models import CONNECTION_SECRETS_VIA_LINK, ClientLink, SyncRun, notice_fields
 
 QUEUE_SCHEDULED = "syncs"
 QUEUE_NOW = "syncs-now"  # "Sync now" and first syncs: a person is waiting
@@ -109,12 +110,12 @@ def sync_run_claim(*, run_id: int) -> SyncRun:
     )
 
 
-def sync_run_requeue(*, run_id: int, message: str) -> bool:
+def sync_run_requeue(*, run_id: int, notice: Notice) -> bool:
     """Put a running run back in the queue after a transient failure (its task retries it), saying why
     on its page; True when it was running. What it wrote so far stays: the retry goes on from there."""
     return bool(
         SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.RUNNING).update(
-            status=SyncRun.Status.QUEUED, error_class="transient", error_message=message
+            status=SyncRun.Status.QUEUED, error_class="transient", **notice_fields("error", notice)
         )
     )
 
@@ -124,7 +125,7 @@ def sync_run_finish(
     run: SyncRun,
     status: SyncRun.Status,
     error_class: str = "",
-    message: str = "",
+    notice: Notice | None = None,
     reconciled: bool | None = None,
 ) -> None:
     """Record a run's end; a successful one moves its link's "last synced"."""
@@ -134,32 +135,32 @@ def sync_run_finish(
             status=status,
             finished_at=now,
             error_class=error_class,
-            error_message=message,
+            **notice_fields("error", notice),
             reconciled=reconciled,
         )
         if status in {SyncRun.Status.SUCCEEDED, SyncRun.Status.SUCCEEDED_WITH_ISSUES}:
             ClientLink.objects.filter(pk=run.link_id).update(last_success_at=now)
 
 
-def sync_run_give_up(*, run_id: int, message: str) -> None:
+def sync_run_give_up(*, run_id: int, reason: Notice) -> None:
     """A run whose retries are spent fails, saying what went wrong last; the next scheduled sync tries
     again."""
+    gave_up = Notice("run.gave_up", {"reason": reason.as_json(), "retries": settings.SYNC_MAX_RETRIES})
     SyncRun.objects.filter(pk=run_id, status__in=SyncRun.ACTIVE_STATUSES).update(
         status=SyncRun.Status.FAILED,
         finished_at=timezone.now(),
         error_class="transient",
-        error_message=f"{message} Gave up after {settings.SYNC_MAX_RETRIES} retries; the next scheduled sync "
-        "tries again.",
+        **notice_fields("error", gave_up),
     )
 
 
-def sync_runs_cancel_queued(runs: QuerySet[SyncRun], *, error_class: str, message: str) -> int:
+def sync_runs_cancel_queued(runs: QuerySet[SyncRun], *, error_class: str, notice: Notice) -> int:
     """Runs not started yet will not be: they end as failed, saying why (a worker finds them taken)."""
     return runs.filter(status=SyncRun.Status.QUEUED).update(
         status=SyncRun.Status.FAILED,
         finished_at=timezone.now(),
         error_class=error_class,
-        error_message=message,
+        **notice_fields("error", notice),
     )
 
 

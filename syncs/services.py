@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from clients.models import ClientFile, Firm
+from silverfin_sync.notices import Notice
 
 from .connections import audit_record
 from .models import (
@@ -129,7 +130,7 @@ def connection_connect(
             actor=actor,
             action=AuditEvent.Action.CONNECTED,
             connection=connection,
-            summary=f"Connected “{name}” to {provider.label}.",
+            parameters={"connection": name, "provider": provider.label},
         )
     logger.info("Firm %s connected sync %s", firm.pk, connection.pk)
     return connection
@@ -164,7 +165,7 @@ def connection_reconnect(
         locked.refresh_token = credentials.refresh_token
         locked.access_token_expires_at = credentials.access_token_expires_at
         locked.status = Connection.Status.CONNECTED
-        locked.status_reason = ""
+        locked.status_reason_code, locked.status_reason_params = "", {}
         locked.status_changed_at = now
         locked.connected_by = actor
         locked.connected_at = now
@@ -174,7 +175,7 @@ def connection_reconnect(
             actor=actor,
             action=AuditEvent.Action.RECONNECTED,
             connection=locked,
-            summary=f"Reconnected “{locked.name}” with a new exchange token.",
+            parameters={"connection": locked.name},
         )
         _resync_files_refused_access(connection=locked, actor=actor)
     return locked
@@ -222,7 +223,7 @@ def connection_schedule_set(*, connection: Connection, actor: User | None, at: d
             actor=actor,
             action=AuditEvent.Action.SCHEDULE_CHANGED,
             connection=locked,
-            summary=f"Moved the nightly sync of “{locked.name}” from {before:%H:%M} to {at:%H:%M}.",
+            parameters={"connection": locked.name, "old_time": f"{before:%H:%M}", "time": f"{at:%H:%M}"},
         )
     return locked
 
@@ -234,7 +235,7 @@ def connection_disconnect(*, connection: Connection, actor: User | None) -> Conn
         if locked.status == Connection.Status.DISCONNECTED:
             return locked
         locked.status = Connection.Status.DISCONNECTED
-        locked.status_reason = ""
+        locked.status_reason_code, locked.status_reason_params = "", {}
         locked.status_changed_at = timezone.now()
         locked.access_token = ""
         locked.refresh_token = ""
@@ -243,14 +244,14 @@ def connection_disconnect(*, connection: Connection, actor: User | None) -> Conn
         sync_runs_cancel_queued(
             SyncRun.objects.filter(link__connection=locked),
             error_class="access",
-            message="The sync was disconnected before this run started.",
+            notice=Notice("run.cancelled_disconnected"),
         )
         audit_record(
             firm=locked.firm,
             actor=actor,
             action=AuditEvent.Action.DISCONNECTED,
             connection=locked,
-            summary=f"Disconnected “{locked.name}”. Linked client files keep their ledger and history.",
+            parameters={"connection": locked.name},
         )
     return locked
 
@@ -315,7 +316,7 @@ def client_link_set(
                 sync_runs_cancel_queued(
                     SyncRun.objects.filter(link=current),
                     error_class="config",
-                    message="The client file was linked to another company before this run started.",
+                    notice=Notice("run.cancelled_relinked"),
                 )
             link = ClientLink.objects.create(
                 firm=client_file.firm,
@@ -333,8 +334,12 @@ def client_link_set(
                     action=AuditEvent.Action.RELINKED,
                     connection=connection,
                     client_file=client_file,
-                    summary=f"Changed the link of “{client_file.name}” from {current.company_code} "
-                    f"to {company_code} on “{connection.name}”.",
+                    parameters={
+                        "client_file": client_file.name,
+                        "old_company_code": current.company_code,
+                        "company_code": company_code,
+                        "connection": connection.name,
+                    },
                 )
             else:
                 audit_record(
@@ -343,7 +348,11 @@ def client_link_set(
                     action=AuditEvent.Action.LINKED,
                     connection=connection,
                     client_file=client_file,
-                    summary=f"Linked “{client_file.name}” to company {company_code} on “{connection.name}”.",
+                    parameters={
+                        "client_file": client_file.name,
+                        "company_code": company_code,
+                        "connection": connection.name,
+                    },
                 )
             sync_run_request(link=link, trigger=SyncRun.Trigger.FIRST_LINK, requested_by=actor)
     except IntegrityError as error:
@@ -404,14 +413,14 @@ def _client_link_move_start(
         audit_record(
             firm=locked.firm,
             actor=actor,
-            action=AuditEvent.Action.RELINKED,
+            action=AuditEvent.Action.START_DATE_CHANGED,
             connection=locked.connection,
             client_file=locked.client_file,
-            summary=_("Changed “Do not sync before” of “{name}” from {before} to {after}.").format(
-                name=locked.client_file.name,
-                before=before.isoformat() if before else _("none"),
-                after=start_date.isoformat() if start_date else _("none"),
-            ),
+            parameters={
+                "client_file": locked.client_file.name,
+                "old_start_date": before.isoformat() if before else None,
+                "start_date": start_date.isoformat() if start_date else None,
+            },
         )
         sync_run_request(link=locked, trigger=SyncRun.Trigger.MANUAL, requested_by=actor)
     return locked
@@ -434,7 +443,7 @@ def client_link_remove(*, client_file: ClientFile, actor: User | None) -> Client
         sync_runs_cancel_queued(
             SyncRun.objects.filter(link=link),
             error_class="config",
-            message="The client file was unlinked before this run started.",
+            notice=Notice("run.cancelled_unlinked"),
         )
         audit_record(
             firm=client_file.firm,
@@ -442,7 +451,7 @@ def client_link_remove(*, client_file: ClientFile, actor: User | None) -> Client
             action=AuditEvent.Action.UNLINKED,
             connection=link.connection,
             client_file=client_file,
-            summary=f"Unlinked “{client_file.name}” from company {link.company_code}.",
+            parameters={"client_file": client_file.name, "old_company_code": link.company_code},
         )
     return link
 

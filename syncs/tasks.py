@@ -10,6 +10,8 @@ from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections, connections
 
+from silverfin_sync.notices import Notice
+
 from .providers import ProviderError
 
 logger = logging.getLogger(__name__)
@@ -25,9 +27,7 @@ def _requeue_after_database_loss(run_id: int, *, attempts: int = 30) -> None:
         for connection in connections.all():
             connection.close()
         try:
-            sync_run_requeue(
-                run_id=run_id, message="The database was briefly unavailable; the sync continues shortly."
-            )
+            sync_run_requeue(run_id=run_id, notice=Notice("run.database_unavailable"))
             return
         except (OperationalError, InterfaceError):
             time.sleep(1)
@@ -56,7 +56,7 @@ def run_sync(self: Any, run_id: int) -> None:
         raise self.retry(countdown=retry_delay(self.request.retries)) from None
     except ProviderError as error:  # only transient errors come back here; the run is queued again
         if self.request.retries >= settings.SYNC_MAX_RETRIES:
-            sync_run_give_up(run_id=run_id, message=error.user_message)
+            sync_run_give_up(run_id=run_id, reason=error.notice)
             return
         countdown = error.retry_after if error.retry_after else retry_delay(self.request.retries)
         logger.info(

@@ -75,3 +75,14 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
 def _fast_password_hashing(settings: Any) -> None:
     # Real hashing costs ~0.3 s a user; the tests create many users and prove nothing about hashing.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _default_language_between_tests() -> Iterator[None]:
+    # A request leaves its reader's language active in the thread (as Django's LocaleMiddleware does); in a
+    # server each request sets its own, but tests share one thread: each starts in the default language.
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()

@@ -10,6 +10,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -135,8 +136,9 @@ class Rejected:
     entity: str
     wow_id: str
     reference: str
-    problem: str
-    hint: str
+    # What is wrong, as a notice code and its parameters (silverfin_sync/notices.py), worded when read.
+    code: str
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

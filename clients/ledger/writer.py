@@ -166,41 +166,25 @@ _AMOUNT_STEP = Decimal("0.0001")
 
 
 def _check_entry(row: EntryRow, refs: RefMaps) -> Rejected | None:
-    def reject(problem: str, hint: str) -> Rejected:
-        return Rejected(ENTRIES.entity, str(row.wow_id), row.reference, problem, hint)
+    def reject(code: str, **params: Any) -> Rejected:
+        return Rejected(ENTRIES.entity, str(row.wow_id), row.reference, code, params)
 
     if row.period_wow_id is None or row.period_wow_id not in refs.periods:
-        return reject(
-            "The document is booked in a period the ledger does not know.",
-            "Check the document's period in WinbooksOnWeb.",
-        )
+        return reject("issue.unknown_period")
     if row.journal_wow_id is not None and row.journal_wow_id not in refs.journals:
-        return reject(
-            "The document's journal is unknown to the ledger.", "Check the journal in WinbooksOnWeb."
-        )
+        return reject("issue.unknown_journal")
     for line in row.lines:
+        number = line.line_order + 1
         if line.account_wow_id is None or line.account_wow_id not in refs.accounts:
-            return reject(
-                f"Line {line.line_order + 1} is booked on an account the ledger does not know.",
-                "Check the line's account in WinbooksOnWeb; the document is left out until it is fixed.",
-            )
+            return reject("issue.line_unknown_account", line=number)
         if line.period_wow_id is not None and line.period_wow_id not in refs.periods:
-            return reject(
-                f"Line {line.line_order + 1} is booked in an unknown period.",
-                "Check the line in WinbooksOnWeb.",
-            )
+            return reject("issue.line_unknown_period", line=number)
         if line.relation_wow_id is not None and line.relation_wow_id not in refs.relations:
-            return reject(
-                f"Line {line.line_order + 1} names a customer or supplier the ledger does not know.",
-                "Check the line's customer or supplier in WinbooksOnWeb.",
-            )
+            return reject("issue.line_unknown_relation", line=number)
         if not -_AMOUNT_LIMIT < line.amount < _AMOUNT_LIMIT or line.amount != line.amount.quantize(
             _AMOUNT_STEP
         ):
-            return reject(
-                f"Line {line.line_order + 1} has an amount the ledger cannot hold exactly ({line.amount}).",
-                "Check the amount in WinbooksOnWeb.",
-            )
+            return reject("issue.line_amount_not_exact", line=number, amount=str(line.amount))
     return None
 
 

@@ -17,7 +17,8 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.utils.translation import gettext as _
+
+from silverfin_sync.notices import Notice
 
 from .base import ProviderError
 
@@ -58,37 +59,24 @@ def clean_api_url(api_url: str) -> str:
     api_url = api_url.strip().rstrip("/")
     parts = urlsplit(api_url)
     if parts.scheme not in {"https", "http"} or not parts.hostname:
-        raise ProviderError(
-            "The API location must be a web address such as https://rapi.winbooksonweb.be.", kind="config"
-        )
+        raise ProviderError(Notice("wow.api_url_not_web_address"), kind="config")
     if parts.query or parts.fragment or parts.username:
-        raise ProviderError(
-            "The API location must be a plain address, without ?, # or a user name.", kind="config"
-        )
+        raise ProviderError(Notice("wow.api_url_not_plain"), kind="config")
     host = parts.hostname.lower()
     if not settings.WOW_API_RESTRICTED:
         if parts.scheme == "http" and not _is_loopback_name(host):
-            raise ProviderError(
-                "The API location must use https:// (tokens would otherwise travel unencrypted).",
-                kind="config",
-            )
+            raise ProviderError(Notice("wow.api_url_not_https"), kind="config")
         return api_url
     try:
         port = parts.port
     except ValueError:
         port = -1
     if parts.scheme != "https" or host not in settings.WOW_API_HOSTS or port not in (None, 443):
-        raise ProviderError(
-            _("The API location must be one of WinbooksOnWeb's: %(hosts)s.")
-            % {"hosts": _allowed_hosts_text()},
-            kind="config",
-        )
+        raise ProviderError(Notice("wow.api_url_not_wow", {"hosts": _allowed_hosts_text()}), kind="config")
     try:
         addresses = {info[4][0] for info in socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)}
     except (OSError, UnicodeError):
         addresses = set()
     if not addresses or not all(address_allowed(str(address)) for address in addresses):
-        raise ProviderError(
-            _("The API location could not be checked just now; try again in a few minutes."), kind="transient"
-        )
+        raise ProviderError(Notice("wow.api_url_unchecked"), kind="transient")
     return api_url

@@ -26,18 +26,30 @@ from typing import Any, Literal, Protocol
 
 from clients.ledger.rows import Rejected
 from clients.ledger.streams import Stream
+from silverfin_sync.notices import Notice
 
 ErrorKind = Literal["access", "config", "transient", "data"]
 
 
 class ProviderError(Exception):
-    """An error worded for the user, with its kind (see the module docstring)."""
+    """An error for the user, with its kind (see the module docstring).
 
-    def __init__(self, user_message: str, *, kind: ErrorKind, retry_after: float | None = None) -> None:
-        super().__init__(user_message)
-        self.user_message = user_message
+    ``notice`` is what a run or a connection stores (a code and its parameters); ``user_message`` words it
+    in the active language, for a form or a command answering now.
+    """
+
+    def __init__(self, notice: Notice, *, kind: ErrorKind, retry_after: float | None = None) -> None:
+        super().__init__(notice.code)
+        self.notice = notice
         self.kind = kind
         self.retry_after = retry_after
+
+    @property
+    def user_message(self) -> str:
+        return str(self.notice)
+
+    def __str__(self) -> str:
+        return self.user_message
 
 
 @dataclass(frozen=True)

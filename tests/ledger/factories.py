@@ -112,9 +112,9 @@ class SyncIssueFactory(factory.django.DjangoModelFactory[SyncIssue]):
         model = SyncIssue
 
     run = factory.SubFactory(SyncRunFactory)
-    entity = "entry"
-    problem = "Line 1 is booked on an account the ledger does not know."
-    hint = "Check the line's account in WinbooksOnWeb."
+    entity = "document"
+    code = "issue.line_unknown_account"
+    params = factory.LazyFunction(lambda: {"line": 1})
 
 
 def D(text: str) -> Decimal:  # reads like a literal in the expected tables

@@ -70,10 +70,10 @@ def test_a_run_put_back_after_a_temporary_error_says_it_will_try_again(
         world.given_file,
         status=SyncRun.Status.QUEUED,
         error_class="transient",
-        error_message="WinbooksOnWeb is busy; the sync tries again in a minute.",
+        error_code="wow.rate_limited",
     )
     client.force_login(world.staff)
-    assert "Waiting to try again: WinbooksOnWeb is busy" in fragment(client, world)
+    assert "Waiting to try again: WinbooksOnWeb asks us to slow down" in fragment(client, world)
 
 
 def test_a_finished_run_shows_its_summary_and_stops_polling(client: Client, world: FirmWorld) -> None:
@@ -117,10 +117,10 @@ def test_a_finished_run_shows_its_summary_and_stops_polling(client: Client, worl
 
 
 def test_a_failed_run_shows_the_error_in_the_summary(client: Client, world: FirmWorld) -> None:
-    make_run(world.given_file, status=SyncRun.Status.FAILED, error_message="The company code is unknown.")
+    make_run(world.given_file, status=SyncRun.Status.FAILED, error_code="wow.company_unknown")
     client.force_login(world.staff)
     html = fragment(client, world)
-    assert "The last sync failed." in html and "The company code is unknown." in html
+    assert "The last sync failed." in html and "WinbooksOnWeb knows no company with this code." in html
     assert "hx-trigger" not in html
 
 

@@ -132,7 +132,7 @@ def make_firm_with_linked_files(firm: Firm, how_many: int) -> None:
         firm=firm,
         name=f"{firm.slug} refused",
         status=Connection.Status.NEEDS_RECONNECT,
-        status_reason="WinbooksOnWeb refused the refresh token.",
+        status_reason_code="wow.access_revoked",
     )
     files = ClientFile.objects.bulk_create(
         ClientFile(firm=firm, name=f"Client {n:04d} BV", file_code=f"{firm.slug}-{n}")

@@ -13,6 +13,7 @@ from django.db import connection, models, transaction
 
 from clients.ledger import EntryRow, LineRow, RefMaps, ledger_upsert_entries
 from clients.models import Account, ClientFile, Entry, EntryLine
+from silverfin_sync.notices import Notice
 from tests.factories import ClientFileFactory
 from tests.ledger.factories import AccountFactory, JournalFactory, PeriodFactory, RelationFactory
 
@@ -136,9 +137,13 @@ def test_an_amount_the_ledger_cannot_hold_exactly_rejects_its_document(amount: s
     result = ledger_upsert_entries(client_file_id=client_file.pk, rows=[row], refs=refs)
 
     assert result.entries.created == int(taken)
-    assert [r.problem for r in result.rejected] == (
-        [] if taken else [f"Line 1 has an amount the ledger cannot hold exactly ({Decimal(amount)})."]
+    assert [(r.code, r.params) for r in result.rejected] == (
+        [] if taken else [("issue.line_amount_not_exact", {"line": 1, "amount": str(Decimal(amount))})]
     )
+    if not taken:
+        assert str(Notice(result.rejected[0].code, result.rejected[0].params)) == (
+            f"Line 1 has an amount the ledger cannot hold exactly ({Decimal(amount)})."
+        )
     assert Entry.objects.filter(client_file=client_file).count() == int(taken)
 
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 from clients.models import ClientFile
 from notifications.models import NotificationSetting, SentNotification
 from notifications.services import notify_connection_needs_reconnect, send_daily_digests
+from silverfin_sync.notices import Notice
 from syncs.connections import connection_mark_needs_reconnect
 from syncs.models import ClientLink, Connection, SyncRun
 from tests.fixtures import FirmWorld
@@ -50,7 +51,8 @@ def make_failing_files(world: FirmWorld, how_many: int, *, error_class: str = "a
             trigger=SyncRun.Trigger.SCHEDULE,
             status=SyncRun.Status.FAILED,
             error_class=error_class,
-            error_message=RAW_ERROR,
+            error_code="legacy",
+            error_params={"text": RAW_ERROR},
             finished_at=now,
         )
         for link in links
@@ -73,7 +75,7 @@ def test_300_files_refused_access_make_one_mail_to_the_admins(
     # Every run of the 300 files is refused: the connection is marked once, the admins get one mail.
     with django_capture_on_commit_callbacks(execute=True):
         for _ in range(300):
-            connection_mark_needs_reconnect(connection_id=connection.pk, reason=RAW_ERROR)
+            connection_mark_needs_reconnect(connection_id=connection.pk, reason=Notice.legacy(RAW_ERROR))
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.to == [world.admin.email]
@@ -88,7 +90,7 @@ def test_300_files_refused_access_make_one_mail_to_the_admins(
     # Reconnected, refused again the same day: no second mail (the Syncs tab and the overview say it).
     Connection.objects.filter(pk=connection.pk).update(status=Connection.Status.CONNECTED)
     with django_capture_on_commit_callbacks(execute=True):
-        connection_mark_needs_reconnect(connection_id=connection.pk, reason=RAW_ERROR)
+        connection_mark_needs_reconnect(connection_id=connection.pk, reason=Notice.legacy(RAW_ERROR))
     assert len(mail.outbox) == 1
     assert SentNotification.objects.get().files == 300
 

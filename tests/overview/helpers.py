@@ -26,7 +26,7 @@ def make_every_state(firm: Firm, *, prefix: str = "") -> EveryState:
         firm=firm,
         name=f"{prefix}Old WinbooksOnWeb",
         status=Connection.Status.NEEDS_RECONNECT,
-        status_reason="WinbooksOnWeb refused the refresh token.",
+        status_reason_code="wow.access_revoked",
     )
     now = timezone.now()
     files: dict[str, ClientFile] = {}
@@ -57,7 +57,7 @@ def make_every_state(firm: Firm, *, prefix: str = "") -> EveryState:
     linked("issues", "ISSUES", runs=(S.SUCCEEDED_WITH_ISSUES,))
     failed = linked("failed", "FAILED", runs=(S.SUCCEEDED, S.FAILED))
     SyncRun.objects.filter(client_file=failed, status=S.FAILED).update(
-        error_class="config", error_message="WinbooksOnWeb knows no company with this code."
+        error_class="config", error_code="wow.company_unknown"
     )
     linked("running", "RUNNING", runs=(S.SUCCEEDED, S.RUNNING))
     SyncRun.objects.filter(client_file=files["running"], status=S.RUNNING).update(
@@ -66,7 +66,7 @@ def make_every_state(firm: Firm, *, prefix: str = "") -> EveryState:
     linked("queued", "QUEUED", runs=(S.QUEUED,))
     reconnect = linked("needs_reconnect", "REFUSED", on=refused, runs=(S.SUCCEEDED, S.FAILED))
     SyncRun.objects.filter(client_file=reconnect, status=S.FAILED).update(
-        error_class="access", error_message="WinbooksOnWeb refused the credentials."
+        error_class="access", error_code="wow.access_revoked"
     )
     linked("never_synced", "NEVER")
     files["not_linked"] = ClientFile.objects.create(

@@ -121,9 +121,7 @@ def test_reconnecting_queues_the_files_refused_access_and_their_pages_say_so(
         link = ClientLinkFactory.create(
             client_file__firm=world.firm, client_file__name=name, connection=connection
         )
-        SyncRunFactory.create(
-            link=link, status=status, error_class=error, error_message="WinbooksOnWeb refused."
-        )
+        SyncRunFactory.create(link=link, status=status, error_class=error, error_code="wow.access_revoked")
         files[name] = link.client_file
     Connection.objects.filter(pk=connection.pk).update(status=Connection.Status.NEEDS_RECONNECT)
     client.force_login(world.staff)

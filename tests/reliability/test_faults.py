@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 
 from clients.ledger.streams import Stream
 from clients.models import Entry, EntryLine
+from silverfin_sync.notices import Notice
 from syncs.engine import sync_run_execute
 from syncs.models import AuditEvent, ClientLink, Connection, SyncCursor, SyncIssue, SyncRun
 from syncs.providers import ProviderError
@@ -278,7 +279,7 @@ def test_the_task_retries_after_what_wow_asked(link: ClientLink, monkeypatch: py
     run = queued_run(link)
 
     def rate_limited(**_: Any) -> None:
-        raise ProviderError("slow down", kind="transient", retry_after=42)
+        raise ProviderError(Notice("wow.rate_limited"), kind="transient", retry_after=42)
 
     monkeypatch.setattr(engine, "sync_run_execute", rate_limited)
     countdowns: list[float] = []
@@ -386,5 +387,5 @@ def test_a_malformed_document_becomes_an_issue_and_the_rest_is_synced(
     assert_no_half_written_document(link, wow_sandbox)
     # Recovery by itself: the next sync, WoW answering correctly again, ends exactly equal and clean.
     again = execute(link)
-    assert again.status == SyncRun.Status.SUCCEEDED, list(again.issues.values("problem"))
+    assert again.status == SyncRun.Status.SUCCEEDED, list(again.issues.values("code", "params"))
     assert_exact(link, wow_sandbox)

@@ -122,7 +122,7 @@ def test_unreadable_documents_are_rejected_naming_the_problem(changes: dict[str,
             entity="document",
             wow_id=str(data["Id"]),
             reference="VERK 7",
-            problem=f"WinbooksOnWeb sent a document we cannot read: {problem}",
-            hint="Open it in WinbooksOnWeb and check it; it is left out of the ledger until it reads correctly.",
+            code="issue.unreadable",
+            params={"entity": "document", "detail": problem},
         )
     ]

@@ -264,8 +264,9 @@ def convert(stream: str, raw: dict[str, Any]) -> tuple[Any | None, Rejected | No
             entity=entity,
             wow_id=_text(raw.get("Id")),
             reference=_reference(raw),
-            problem=f"WinbooksOnWeb sent a {entity} we cannot read: {problem}"[:500],
-            hint="Open it in WinbooksOnWeb and check it; it is left out of the ledger until it reads correctly.",
+            # The detail is the client's own (winbooks/ knows no Django), naming the field and the value.
+            code="issue.unreadable",
+            params={"entity": entity, "detail": problem[:400]},
         )
 
 

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 import winbooks
+from silverfin_sync.notices import Notice
 from syncs.connections import connection_mark_needs_reconnect
 from syncs.models import Connection
 
@@ -69,10 +70,7 @@ def refresh_tokens_single_flight(
     with transaction.atomic():
         connection = Connection.objects.select_for_update().get(pk=connection_id)
         if connection.status != Connection.Status.CONNECTED:
-            raise ProviderError(
-                "This firm's WinbooksOnWeb connection needs reconnecting by an admin on the Syncs tab.",
-                kind="access",
-            )
+            raise ProviderError(Notice("wow.needs_reconnect"), kind="access")
         current = stored_tokens(connection)
         if current.access_token != stale.access_token and current.expires_at > timezone.now() + dt.timedelta(
             seconds=30
@@ -91,6 +89,6 @@ def refresh_tokens_single_flight(
             )
             return fresh
     connection_mark_needs_reconnect(
-        connection_id=connection_id, reason=user_error(refused, during="sync").user_message
+        connection_id=connection_id, reason=user_error(refused, during="sync").notice
     )
     raise user_error(refused, during="sync") from refused
