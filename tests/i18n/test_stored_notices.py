@@ -150,6 +150,8 @@ def test_every_code_words_in_every_language_with_its_parameters() -> None:
         "company_code": "NEW",
         "old_company_code": "OLD",
         "old_start_date": None,
+        "old_time": "02:00",
+        "time": "23:45",
         "start_date": "2024-01-01",
     }
     for language in ("en", "nl", "fr"):
