@@ -28,6 +28,9 @@ class Action(StrEnum):
     LINK_CLIENT_FILE = "link_client_file"  # link a client file to a sync, change or remove the link
     SYNC_CLIENT_FILE = "sync_client_file"  # "Sync now"
     MANAGE_FIRM = "manage_firm"  # the firm's settings, such as its default language
+    # Add, edit, archive and import client files: admins, and staff when the firm allows it.
+    MANAGE_CLIENT_FILES = "manage_client_files"
+    MANAGE_PEOPLE = "manage_people"  # invite people, change their role and files, remove them
 
 
 _ROLE_ACTIONS: dict[str, frozenset[Action]] = {
@@ -53,7 +56,22 @@ class FirmAccess:
     membership: Membership
 
     def may(self, action: Action) -> bool:
+        if (
+            action == Action.MANAGE_CLIENT_FILES
+            and self.membership.role == Role.STAFF
+            and self.firm.staff_manage_client_files
+        ):
+            return True
         return action in _ROLE_ACTIONS[self.membership.role]
+
+    # For templates, which cannot pass arguments.
+    @property
+    def may_manage_client_files(self) -> bool:
+        return self.may(Action.MANAGE_CLIENT_FILES)
+
+    @property
+    def may_manage_people(self) -> bool:
+        return self.may(Action.MANAGE_PEOPLE)
 
 
 def role_allows(role: str, action: Action) -> bool:

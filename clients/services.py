@@ -119,3 +119,25 @@ def client_file_create(*, firm: Firm, name: str, file_code: str) -> ClientFile:
             {"file_code": f"The file code '{file_code}' is already used by {existing.name}."}
         )
     return ClientFile.objects.create(firm=firm, name=name, file_code=file_code)
+
+
+@transaction.atomic
+def client_file_update(*, client_file: ClientFile, name: str, file_code: str) -> ClientFile:
+    """A client file's name and file code (unique within the firm, whatever the case)."""
+    name = _clean_text(name, field="name", max_length=200)
+    file_code = _clean_text(file_code, field="file_code", max_length=50)
+    clash = (
+        ClientFile.objects.filter(firm_id=client_file.firm_id, file_code__iexact=file_code)
+        .exclude(pk=client_file.pk)
+        .first()
+    )
+    if clash is not None:
+        raise ValidationError(
+            {
+                "file_code": _("The file code “%(code)s” is already used by %(name)s.")
+                % {"code": file_code, "name": clash.name}
+            }
+        )
+    client_file.name, client_file.file_code = name, file_code
+    client_file.save(update_fields=["name", "file_code", "updated_at"])
+    return client_file

@@ -119,6 +119,7 @@ TEXTS: dict[str, Promise] = {
     "run.cancelled_disconnected": _("The sync was disconnected before this run started."),
     "run.cancelled_relinked": _("The client file was linked to another company before this run started."),
     "run.cancelled_unlinked": _("The client file was unlinked before this run started."),
+    "run.cancelled_archived": _("The client file was archived before this run started."),
     # What a run could not take in (issues).
     "issue.unreadable": _("WinbooksOnWeb sent a %(entity)s we cannot read: %(detail)s"),
     "issue.deleted_but_used": _(
@@ -149,6 +150,24 @@ TEXTS: dict[str, Promise] = {
     "audit.start_date_changed": _(
         "Changed “Do not sync before” of “%(client_file)s” from %(old_start_date)s to %(start_date)s."
     ),
+    # The firm's administration (administration/services.py).
+    "audit.file_added": _("Added the client file “%(client_file_name)s” (%(file_code)s)."),
+    "audit.file_edited": _(
+        "Changed the client file “%(old_name)s” (%(old_file_code)s) to “%(client_file_name)s” (%(file_code)s)."
+    ),
+    "audit.file_archived": _("Archived the client file “%(client_file_name)s”."),
+    "audit.file_unarchived": _("Unarchived the client file “%(client_file_name)s”."),
+    "audit.files_imported": _(
+        "Imported %(filename)s: %(created)s new, %(renamed)s renamed, %(linked)s linked, %(skipped)s skipped."
+    ),
+    "audit.file_rights": _("Staff contributors may manage client files: %(staff_may_manage)s."),
+    "audit.invited": _("Invited %(email)s as %(role)s."),
+    "audit.invite_resent": _("Sent %(email)s a new invitation link."),
+    "audit.invite_revoked": _("Revoked the invitation of %(email)s."),
+    "audit.joined": _("%(email)s joined as %(role)s."),
+    "audit.role_changed": _("Changed the role of %(email)s from %(old_role)s to %(role)s."),
+    "audit.files_given": _("Gave %(email)s %(count)s client file(s)."),
+    "audit.removed": _("Removed %(email)s from the firm."),
 }
 
 # What to do about an issue, by the issue's code.
@@ -215,6 +234,12 @@ def _param(name: str, value: Any) -> Any:
             return date_format(dt.date.fromisoformat(str(value)), "SHORT_DATE_FORMAT")
         except ValueError:
             return value
+    if name in {"role", "old_role"} and isinstance(value, str):
+        from clients.models import Role
+
+        return str(Role(value).label) if value in Role.values else value
+    if isinstance(value, bool):
+        return str(pgettext_lazy("a setting is", "yes") if value else pgettext_lazy("a setting is", "no"))
     if name == "amount":
         # Every digit WoW sent (the point is that it has too many), with the language's decimal separator.
         try:

@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "clients",
     "syncs",
     "notifications",
+    "administration",
 ]
 
 MIDDLEWARE = [
@@ -293,3 +294,6 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Silverfin sync <no-r
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # The portal's address, for the links in e-mails (notifications/): the scheme, host and port users open.
 SITE_URL = env.str("SITE_URL", default="https://sync.example.com" if PRODUCTION else "http://127.0.0.1:8000")
+# Importing client files from a spreadsheet (administration/): the largest upload and the most rows at once.
+CLIENT_FILE_IMPORT_MAX_BYTES = env.int("CLIENT_FILE_IMPORT_MAX_BYTES", default=5_000_000)
+CLIENT_FILE_IMPORT_MAX_ROWS = env.int("CLIENT_FILE_IMPORT_MAX_ROWS", default=5_000)

@@ -34,6 +34,7 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("", include("clients.urls")),
+    path("", include("administration.urls")),
     path("", include("syncs.urls")),
     path("", include("syncs.ledger_urls")),
     path("", include("notifications.urls")),

@@ -295,6 +295,20 @@ class AuditEvent(models.Model):
         UNLINKED = "unlinked", "Unlinked"
         SCHEDULE_CHANGED = "schedule_changed", "Changed the nightly sync time"
         START_DATE_CHANGED = "start_date_changed", "Changed “Do not sync before”"
+        # The firm's administration (administration/): client files and people.
+        FILE_ADDED = "file_added", "Client file added"
+        FILE_EDITED = "file_edited", "Client file edited"
+        FILE_ARCHIVED = "file_archived", "Client file archived"
+        FILE_UNARCHIVED = "file_unarchived", "Client file unarchived"
+        FILES_IMPORTED = "files_imported", "Client files imported"
+        FILE_RIGHTS = "file_rights", "Who may manage client files"
+        INVITED = "invited", "Invited"
+        INVITE_RESENT = "invite_resent", "Invitation re-sent"
+        INVITE_REVOKED = "invite_revoked", "Invitation revoked"
+        JOINED = "joined", "Joined"
+        ROLE_CHANGED = "role_changed", "Role changed"
+        FILES_GIVEN = "files_given", "Client files given"
+        REMOVED = "removed", "Removed from the firm"
 
     firm = models.ForeignKey(Firm, on_delete=models.CASCADE, related_name="audit_events")
     actor = models.ForeignKey(

@@ -51,6 +51,7 @@ class FileStatus(StrEnum):
     NEVER_SYNCED = "never_synced"
     NOT_LINKED = "not_linked"
     IN_STEP = "in_step"
+    ARCHIVED = "archived"  # no syncs; out of every chip but its own
 
 
 STATUS_LABELS = {
@@ -62,6 +63,7 @@ STATUS_LABELS = {
     FileStatus.NEEDS_RECONNECT: _("Needs reconnecting"),
     FileStatus.NOT_LINKED: _("Not linked"),
     FileStatus.NEVER_SYNCED: _("Never synced"),
+    FileStatus.ARCHIVED: _("Archived"),
 }
 # A sign next to the words (never instead of them): the words carry the meaning, the sign the glance.
 STATUS_ICONS = {
@@ -73,6 +75,7 @@ STATUS_ICONS = {
     FileStatus.NEEDS_RECONNECT: "⚠",
     FileStatus.NOT_LINKED: "–",
     FileStatus.NEVER_SYNCED: "○",
+    FileStatus.ARCHIVED: "▫",
 }
 # The CSS tone of each state (the badge colours of the rest of the portal).
 STATUS_TONES = {
@@ -84,6 +87,7 @@ STATUS_TONES = {
     FileStatus.NEEDS_RECONNECT: "bad",
     FileStatus.NOT_LINKED: "neutral",
     FileStatus.NEVER_SYNCED: "neutral",
+    FileStatus.ARCHIVED: "neutral",
 }
 ACTIVE_STATUSES = frozenset({FileStatus.RUNNING, FileStatus.QUEUED})
 
@@ -98,7 +102,8 @@ class Chip:
 
 
 CHIPS = (
-    Chip("all", pgettext_lazy("client files", "All"), None),
+    # "All" is every file still worked on: archived ones have a chip of their own.
+    Chip("all", pgettext_lazy("client files", "All"), frozenset(FileStatus) - {FileStatus.ARCHIVED}),
     Chip(
         "attention",
         _("Needs attention"),
@@ -111,6 +116,7 @@ CHIPS = (
     Chip("in_step", _("In step"), frozenset({FileStatus.IN_STEP})),
     Chip("never_synced", _("Never synced"), frozenset({FileStatus.NEVER_SYNCED})),
     Chip("not_linked", _("Not linked"), frozenset({FileStatus.NOT_LINKED})),
+    Chip("archived", _("Archived"), frozenset({FileStatus.ARCHIVED})),
 )
 CHIPS_BY_KEY = {chip.key: chip for chip in CHIPS}
 
@@ -124,6 +130,7 @@ _STATUS_RANK = [
     FileStatus.NEVER_SYNCED,
     FileStatus.NOT_LINKED,
     FileStatus.IN_STEP,
+    FileStatus.ARCHIVED,
 ]
 
 SORTS: dict[str, tuple[Any, list[Any]]] = {
@@ -167,6 +174,7 @@ def with_sync_state(files: QuerySet[ClientFile]) -> QuerySet[ClientFile]:
 def _status_expression() -> Case:
     run = "latest_run_status"
     return Case(
+        When(archived_at__isnull=False, then=Value(FileStatus.ARCHIVED.value)),
         When(link_id__isnull=True, then=Value(FileStatus.NOT_LINKED.value)),
         When(**{run: SyncRun.Status.RUNNING}, then=Value(FileStatus.RUNNING.value)),
         When(**{run: SyncRun.Status.QUEUED}, then=Value(FileStatus.QUEUED.value)),
@@ -261,7 +269,8 @@ class OverviewRow:
 
     @property
     def is_linked(self) -> bool:
-        return self.status != FileStatus.NOT_LINKED
+        """Linked and syncing: an archived file's link rests, so it offers no "Sync now" either."""
+        return self.status not in {FileStatus.NOT_LINKED, FileStatus.ARCHIVED}
 
 
 @dataclass

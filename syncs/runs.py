@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from clients.models import ClientFile
 from silverfin_sync.notices import Notice
@@ -58,7 +59,11 @@ def sync_run_request(
 def client_file_sync_now(*, client_file: ClientFile, requested_by: User | None) -> tuple[SyncRun, bool]:
     """ "Sync now" for one client file (the page's button and ``manage.py sync_client``): its active run, or
     a new one, and whether it was created. A file that is not linked, or whose connection must be
-    reconnected first, is refused with a ValidationError saying so."""
+    reconnected first, or that is archived, is refused with a ValidationError saying so."""
+    if client_file.archived_at is not None:
+        raise ValidationError(
+            gettext("This client file is archived: unarchive it to sync it again."), code="archived"
+        )
     link = (
         ClientLink.objects.filter(client_file=client_file, unlinked_at__isnull=True)
         .select_related("connection")

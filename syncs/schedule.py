@@ -35,7 +35,7 @@ def sync_dispatch_due(*, now: dt.datetime | None = None) -> dict[str, int]:
     queued = 0
     due = (
         ClientLink.objects.filter(unlinked_at__isnull=True, connection__status=Connection.Status.CONNECTED)
-        .filter(next_sync_at__lte=now)
+        .filter(next_sync_at__lte=now, client_file__archived_at__isnull=True)
         .select_related("connection")
         .defer(*CONNECTION_SECRETS_VIA_LINK)
         .order_by("next_sync_at", "pk")[: settings.SYNC_DISPATCH_BATCH]

@@ -274,12 +274,18 @@ def client_link_set(
     company_code: str,
     actor: User | None,
     start_date: dt.date | None = None,
+    checked_by_import: bool = False,
 ) -> ClientLink:
     """Link a client file to a company of a connected sync (or change its link), then queue its first sync.
 
-    The code is checked against the package with the firm's credentials before anything is saved.
+    The code is checked against the package with the firm's credentials before anything is saved, except
+    for a spreadsheet import (``checked_by_import``), which checked every code minutes before in its
+    preview and leaves the first syncs to the dispatcher (due at once, on the scheduled queue), so that a
+    firm's hundreds of new files never hold the "Sync now" queue every firm's people wait on.
     """
     company_code = _clean_company_code(company_code)
+    if client_file.archived_at is not None:
+        raise ValidationError(_("This client file is archived; unarchive it before linking it."))
     if connection.firm_id != client_file.firm_id:
         raise ValidationError({"connection": "Choose one of this firm's syncs."})
     if not connection.is_usable:
@@ -307,7 +313,8 @@ def client_link_set(
                 f"“{taken.client_file.name}” ({taken.client_file.file_code})."
             }
         )
-    _check_start_date(connection=connection, company_code=company_code, start_date=start_date)
+    if not checked_by_import:
+        _check_start_date(connection=connection, company_code=company_code, start_date=start_date)
 
     try:
         with transaction.atomic():
@@ -325,7 +332,9 @@ def client_link_set(
                 company_code=company_code,
                 start_date=start_date,
                 linked_by=actor,
-                next_sync_at=next_nightly(after=timezone.now(), at=connection.nightly_sync_time),
+                next_sync_at=timezone.now()
+                if checked_by_import
+                else next_nightly(after=timezone.now(), at=connection.nightly_sync_time),
             )
             if current:
                 audit_record(
@@ -354,7 +363,8 @@ def client_link_set(
                         "connection": connection.name,
                     },
                 )
-            sync_run_request(link=link, trigger=SyncRun.Trigger.FIRST_LINK, requested_by=actor)
+            if not checked_by_import:
+                sync_run_request(link=link, trigger=SyncRun.Trigger.FIRST_LINK, requested_by=actor)
     except IntegrityError as error:
         # Two people linking at the same instant: the database's constraints decide, the loser is told.
         raise ValidationError(
@@ -474,7 +484,12 @@ def client_files_sync_now(
     pressing twice, or two people at once, queue nothing more)."""
     wanted = set(client_file_ids)
     links = list(
-        ClientLink.objects.filter(firm=firm, client_file_id__in=wanted, unlinked_at__isnull=True)
+        ClientLink.objects.filter(
+            firm=firm,
+            client_file_id__in=wanted,
+            unlinked_at__isnull=True,
+            client_file__archived_at__isnull=True,
+        )
         .select_related("connection")
         .defer(*CONNECTION_SECRETS_VIA_LINK)
         .order_by("client_file_id")

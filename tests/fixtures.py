@@ -9,11 +9,16 @@ import email.message
 import email.policy
 import mailbox
 import os
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import User
 
 from clients.models import ClientFile, Firm, Role
@@ -137,3 +142,39 @@ def link(world: FirmWorld, connection: Connection, wow_sandbox: Any) -> ClientLi
     return client_link_set(
         client_file=world.given_file, connection=connection, company_code=wow_sandbox.DEMO, actor=world.staff
     )
+
+
+@pytest.fixture
+def celery_worker() -> Iterator[subprocess.Popen[bytes]]:
+    """A real worker process on the test database and the test Redis broker."""
+    from silverfin_sync.celery import app
+
+    app.control.purge()  # tasks other tests queued for runs that no longer exist
+    database = settings.DATABASES["default"]
+    url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+    env = {**os.environ, "DATABASE_URL": url}
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "silverfin_sync",
+            "worker",
+            "--pool",
+            "solo",
+            "-Q",
+            "syncs,syncs-now",
+            "--loglevel",
+            "WARNING",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+    )
+    yield worker
+    worker.terminate()
+    worker.wait(timeout=20)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Firm(models.Model):
@@ -17,6 +18,9 @@ class Firm(models.Model):
     slug = models.SlugField(max_length=60, unique=True, help_text="Used in URLs and operator commands.")
     # The language of its people who chose none; blank: each browser's own.
     default_language = models.CharField(max_length=10, blank=True, choices=settings.LANGUAGES)
+    # Admins always manage client files; staff contributors too when the firm says so (Silverfin's
+    # "add files" right is the firm's choice).
+    staff_manage_client_files = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -28,10 +32,10 @@ class Firm(models.Model):
 
 
 class Role(models.TextChoices):
-    ADMIN = "admin", "Admin"
-    STAFF = "staff", "Staff contributor"
-    EXTERNAL = "external", "External contributor"
-    PULSE = "pulse", "Pulse user"
+    ADMIN = "admin", _("Admin")
+    STAFF = "staff", _("Staff contributor")
+    EXTERNAL = "external", _("External contributor")
+    PULSE = "pulse", _("Pulse user")
 
 
 class ClientFile(models.Model):
@@ -42,6 +46,8 @@ class ClientFile(models.Model):
     file_code = models.CharField(
         max_length=50, help_text="The firm's own reference for this client, unique within the firm."
     )
+    # Archived: no sync runs, out of the overview's default list; the ledger and history stay readable.
+    archived_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -53,6 +59,10 @@ class ClientFile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.file_code})"
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
 
 
 class Membership(models.Model):

@@ -16,7 +16,6 @@ from syncs.models import ClientLink, SyncRun
 from syncs.services import client_link_set, connection_connect
 from tests.clients.test_browser import log_in
 from tests.fixtures import FirmWorld
-from tests.syncs.test_browser_flow import celery_worker  # noqa: F401  (a real worker, a fixture)
 
 from .helpers import make_every_state
 
@@ -53,6 +52,7 @@ def test_the_chips_count_every_state_and_filters_and_search_narrow_the_list(
         "in_step": 2,
         "never_synced": 1,
         "not_linked": 3,
+        "archived": 0,
     }
     running = page.locator("tr.status-running")
     expect(running).to_contain_text("Running")
@@ -82,7 +82,7 @@ def test_the_arrows_start_a_run_and_the_row_follows_it_live(
     live_server: Any,
     world: FirmWorld,
     wow_sandbox: Any,
-    celery_worker: Any,  # noqa: F811
+    celery_worker: Any,
 ) -> None:
     connection = connection_connect(
         firm=world.firm,

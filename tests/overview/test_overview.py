@@ -52,13 +52,14 @@ def get(client: Client, firm: Firm, query: str = "") -> str:
 
 def test_every_state_shows_in_words_and_the_chips_count_it(client: Client, world: FirmWorld) -> None:
     make_every_state(world.firm)
+    # An archived file leaves "All" (and every other chip) for a chip of its own.
+    ClientFile.objects.filter(firm=world.firm, file_code="F-in_step_2").update(archived_at=timezone.now())
     client.force_login(world.staff)
     html = get(client, world.firm)
     assert rows(html) == {
         "ALPHA-G": "Not linked",
         "ALPHA-O": "Not linked",
         "F-in_step": "In step",
-        "F-in_step_2": "In step",
         "F-issues": "Synced with issues",
         "F-failed": "Failed",
         "F-running": "Running",
@@ -68,22 +69,26 @@ def test_every_state_shows_in_words_and_the_chips_count_it(client: Client, world
         "F-not_linked": "Not linked",
     }
     assert chips(html) == {
-        "all": 11,
+        "all": 10,
         "attention": 3,
         "failed": 1,
         "issues": 1,
         "needs_reconnect": 1,
         "running": 2,
-        "in_step": 2,
+        "in_step": 1,
         "never_synced": 1,
         "not_linked": 3,
+        "archived": 1,
     }
+    archived = get(client, world.firm, "?status=archived")
+    assert rows(archived) == {"F-in_step_2": "Archived"}
+    assert "Sync now" not in archived.split("<tbody", 1)[1]
     assert "Reading documents" in html and "1,500 records" in html  # the running row's progress
     assert "“Old WinbooksOnWeb” must be reconnected by an admin" in html
     # Last successful sync: relative, exact on hover; the next one from the link's schedule.
     assert re.search(r'<time datetime="[^"]+" title="\d+ \w+ \d{4} \d\d:\d\d">3\xa0hours ago</time>', html)
     # Sync arrows for staff, on linked rows whose connection works, disabled while a run is active.
-    assert html.count('class="sync-arrows"') == 7
+    assert html.count('class="sync-arrows"') == 6  # one of the eight linked files is archived
     assert html.count('class="sync-arrows" type="submit" disabled') == 2
 
 

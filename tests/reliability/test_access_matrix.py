@@ -14,6 +14,8 @@ checked on its own below (every registered model, superusers only).
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +25,10 @@ from django.contrib.auth.models import User
 from django.http import HttpResponse
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
+from administration.models import ClientFileImport, Invitation
+from tests.factories import MembershipFactory, UserFactory
 from tests.fixtures import FirmWorld
 from tests.ledger.factories import build_small_ledger, make_run
 
@@ -67,6 +72,22 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "entry_detail": ("AAAFLN", "MMMMLM"),
     "sync_history": ("AAAFLN", "MMMMLM"),
     "sync_run_detail": ("AAAFLN", "MMMMLM"),
+    # The firm's administration: client files (admins; staff only where the firm allows it, tested in
+    # tests/administration), people (admins only), the invitation link (whoever holds it).
+    "client_file_add": ("AFFFLN", "AFFFLN"),
+    "client_file_edit": ("AFFFLN", "AFFFLN"),
+    "client_file_archive": ("MMMMLM", "AFFFLN"),
+    "client_file_unarchive": ("MMMMLM", "AFFFLN"),
+    "client_file_import": ("AFFFLN", "AFFFLN"),
+    "client_file_import_preview": ("AFFFLN", "AFFFLN"),
+    "client_file_import_confirm": ("MMMMLM", "AFFFLN"),
+    "people": ("AFFFLN", "AFFFLN"),
+    "person_invite": ("AFFFLN", "AFFFLN"),
+    "person_edit": ("AFFFLN", "AFFFLN"),
+    "person_remove": ("MMMMLM", "AFFFLN"),
+    "invitation_resend": ("MMMMLM", "AFFFLN"),
+    "invitation_revoke": ("MMMMLM", "AFFFLN"),
+    "invitation_accept": ("AAAAAA", "AAAAAA"),
 }
 
 
@@ -113,6 +134,19 @@ def classify(response: HttpResponse) -> str:
 def objects(world: FirmWorld, other_world: FirmWorld) -> dict[str, Any]:
     ledger = build_small_ledger(world.given_file)
     run = make_run(world.given_file)
+    spare = MembershipFactory.create(firm=world.firm, user=UserFactory.create(username="spare@alpha.test"))
+    invitations = [
+        Invitation.objects.create(
+            firm=world.firm,
+            email=f"invited{index}@alpha.test",
+            role="staff",
+            token_hash=hashlib.sha256(f"matrix-token-{index}".encode()).hexdigest(),
+            sent_at=timezone.now(),
+            expires_at=timezone.now() + dt.timedelta(days=7),
+        )
+        for index in (1, 2)
+    ]
+    upload = ClientFileImport.objects.create(firm=world.firm, filename="c.csv", rows=[])
     return {
         "firm_slug": world.firm.slug,
         "client_file_id": world.given_file.pk,
@@ -122,6 +156,10 @@ def objects(world: FirmWorld, other_world: FirmWorld) -> dict[str, Any]:
         "run_id": run.pk,
         "uidb64": "MQ",
         "token": "set-password",
+        "membership_id": spare.pk,
+        "invitation_id": invitations[0].pk,  # re-sent, then revoked
+        "import_id": upload.pk,
+        "invitation_token": "matrix-token-2",  # the other one: accepted through its link
     }
 
 

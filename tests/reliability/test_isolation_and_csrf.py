@@ -36,6 +36,11 @@ def ids_of(world: FirmWorld) -> dict[str, Any]:
         "period_key": ledger.january.key,
         "uidb64": "MQ",
         "token": "set-password",
+        # The CSRF check refuses before any of these is looked up.
+        "import_id": 1,
+        "membership_id": 1,
+        "invitation_id": 1,
+        "invitation_token": "any",
     }
 
 

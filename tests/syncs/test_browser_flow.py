@@ -4,16 +4,11 @@ arrive after the next "Sync now"."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 from playwright.sync_api import expect
 
 from clients.models import Account
@@ -25,42 +20,6 @@ from ..clients.test_browser import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def celery_worker() -> Iterator[subprocess.Popen[bytes]]:
-    """A real worker process on the test database and the test Redis broker."""
-    from silverfin_sync.celery import app
-
-    app.control.purge()  # tasks other tests queued for runs that no longer exist
-    database = settings.DATABASES["default"]
-    url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
-    env = {**os.environ, "DATABASE_URL": url}
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "silverfin_sync",
-            "worker",
-            "--pool",
-            "solo",
-            "-Q",
-            "syncs,syncs-now",
-            "--loglevel",
-            "WARNING",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    yield worker
-    worker.terminate()
-    worker.wait(timeout=20)
 
 
 def test_an_admin_connects_the_firm_through_the_whole_flow(
