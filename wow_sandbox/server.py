@@ -410,28 +410,32 @@ def _seconds(value: float) -> str:
 
 def _corrupt(response: Response, fault: Fault) -> Response:
     """Spoil one record of a JSON answer: an Amount becomes "abc" (target amount), a GLAccount_Id points
-    nowhere (target account); target json (or an answer without such a record) cuts the JSON in half."""
+    nowhere (target account), the line field ``field`` becomes ``value`` (target value: values WoW would
+    hold for a client, e.g. a VAT base of 1e400 or a NUL in a comment, that the sandbox cannot store);
+    target json (or an answer without such a record) cuts the JSON in half."""
     body = response.body
-    if response.status == 204 or not body:
+    if (response.status == 204 or not body) and fault.target != "value":
         return Response(200, b'{"Message": ', dict(response.headers))
     if fault.target != "json":
         try:
             data = loads(body)
         except ValueError:
             data = None
-        if data is not None and _spoil(data, fault.target):
+        if data is not None and _spoil(data, fault.target, fault.field, fault.value):
             return Response(response.status, dumps(data).encode(), dict(response.headers))
+        if fault.target == "value":  # an answer without a line (a projection, a count) is left as it is
+            return response
     return Response(response.status, body[: max(1, len(body) // 2)], dict(response.headers))
 
 
-def _spoil(data: Any, target: str) -> bool:
-    key = "Amount" if target == "amount" else "GLAccount_Id"
-    replacement: Any = "abc" if target == "amount" else str(uuid.uuid4())
+def _spoil(data: Any, target: str, field: str = "", value: Any = None) -> bool:
+    key = {"amount": "Amount", "value": field}.get(target, "GLAccount_Id")
+    replacement: Any = {"amount": "abc", "value": value}.get(target, str(uuid.uuid4()))
     stack = [data]
     while stack:
         node = stack.pop(0)
         if isinstance(node, dict):
-            if key in node and "Amount" in node:  # a line, not an expanded reference (a Journal's account)
+            if (key in node or target == "value") and "Amount" in node:  # a line, not a Journal's account
                 node[key] = replacement
                 return True
             stack.extend(v for v in node.values() if isinstance(v, dict | list))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
 import secrets
 import sqlite3
 import threading
@@ -26,7 +27,7 @@ from .chunks import CHUNK_SIZE, Continuation, Item, chunk_items, chunk_object, c
 from .criteria import CriteriaError, compile_criteria
 from .errors import ApiError, bad_request
 from .folder import Folder
-from .model import ENTITIES, ValueProblem, iso_from_ms, parse_date
+from .model import ENTITIES, Raw, ValueProblem, iso_from_ms, parse_date
 from .recipes import FolderRecipe, build_folder
 
 ACCESS_TTL_S = 900
@@ -96,6 +97,19 @@ class AccessToken:
 FAULT_KINDS = ("status", "slow", "drop", "malformed")
 
 
+def _fault_value(spec: dict[str, Any]) -> Any:
+    """A value fault's ``value``, or ``value_json``: JSON text embedded as it is (``1e400``, which no Python
+    value writes back the same)."""
+    if "value_json" not in spec:
+        return spec.get("value")
+    text = spec["value_json"]
+    try:
+        json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise bad_request(f"value_json is not JSON: {exc}") from exc
+    return Raw(text)
+
+
 @dataclass
 class Fault:
     id: int
@@ -107,7 +121,9 @@ class Fault:
     status: int | None = None
     retry_after: float | None = None
     delay: float = 0.0
-    target: str = "amount"  # malformed: amount | account | json
+    target: str = "amount"  # malformed: amount | account | json | value
+    field: str = ""  # target value: the line field that gets ``value`` (a client's own hostile data)
+    value: Any = None
     seen: int = 0
     fired: int = 0
 
@@ -128,6 +144,8 @@ class Fault:
             "retry_after": self.retry_after,
             "delay": self.delay,
             "target": self.target,
+            "field": self.field,
+            "value": self.value,
             "count": self.count,
             "skip": self.skip,
             "seen": self.seen,
@@ -363,8 +381,11 @@ class Store:
         if kind == "status" and not isinstance(status, int):
             raise bad_request("a status fault needs status (an integer)")
         target = spec.get("target", "amount")
-        if target not in ("amount", "account", "json"):
-            raise bad_request("target must be amount, account or json")
+        if target not in ("amount", "account", "json", "value"):
+            raise bad_request("target must be amount, account, json or value")
+        field = spec.get("field", "")
+        if target == "value" and (not isinstance(field, str) or not field):
+            raise bad_request("a value fault needs field (the line field to set) and value")
         with self.lock:
             self._fault_ids += 1
             fault = Fault(
@@ -378,6 +399,8 @@ class Store:
                 retry_after=None if spec.get("retry_after") is None else float(spec["retry_after"]),
                 delay=float(spec.get("delay", 0) or 0),
                 target=target,
+                field=field if target == "value" else "",
+                value=_fault_value(spec) if target == "value" else None,
             )
             self.faults.append(fault)
             return fault

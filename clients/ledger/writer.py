@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from ..models import Account, Entry, EntryLine, FiscalYear, Journal, Period, Relation
 from ..models.ledger import SyncedRow
+from .admission import row_admitted
 from .copy import (
     ENTRY_COLUMNS,
     LINE_COLUMNS,
@@ -161,6 +162,8 @@ def ledger_delete_master(
 
 
 # What an amount column (19 digits, 4 decimals) holds exactly.
+
+
 _AMOUNT_LIMIT = Decimal("1e15")
 _AMOUNT_STEP = Decimal("0.0001")
 
@@ -232,6 +235,17 @@ def _upsert_entries(
     accepted: list[EntryRow] = []
     for row in rows:
         problem = _check_entry(row, refs)
+        if problem is None:
+            try:
+                row = row_admitted(row)  # every other number in range, text clean (admission.py)
+            except ValueError as error:
+                problem = Rejected(
+                    ENTRIES.entity,
+                    str(row.wow_id),
+                    row.reference,
+                    "issue.unreadable",
+                    {"entity": ENTRIES.entity, "detail": str(error)[:400]},
+                )
         if problem is not None:
             result.rejected.append(problem)
         else:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import winbooks
+from clients.ledger.admission import row_admitted
 from clients.ledger.rows import (
     AccountRow,
     EntryRow,
@@ -256,7 +257,10 @@ def convert(stream: str, raw: dict[str, Any]) -> tuple[Any | None, Rejected | No
     """One WoW object as a ledger row, or the reason it cannot be one."""
     record_type, to_row = CONVERTERS[stream]
     try:
-        return to_row(record_type.from_json(raw)), None
+        row = to_row(record_type.from_json(raw))
+        # Master data is admitted here (out-of-range numbers refused, text cleaned); documents are admitted
+        # by the ledger's writer, which every document reaches whichever way it was decoded.
+        return (row if stream == "entries" else row_admitted(row)), None
     except (winbooks.WinbooksBadPayload, ValueError, TypeError, ArithmeticError) as error:
         problem = getattr(error, "message", None) or str(error)
         entity = STREAM_BY_KEY[stream].entity
