@@ -8,4 +8,9 @@ class SilverfinSyncConfig(AppConfig):
     verbose_name = "Silverfin sync (shared)"
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
         from . import checks  # noqa: F401  (registers the encryption key checks)
+        from .idle_sessions import session_touch
+
+        user_logged_in.connect(session_touch, dispatch_uid="idle-session-touch")

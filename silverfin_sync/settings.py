@@ -86,6 +86,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "silverfin_sync.idle_sessions.IdleSessionTimeout",
     # After authentication: the user's own language, else their firm's default, else the browser's.
     "clients.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -267,9 +268,9 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# An idle session ends: every request pushes its expiry SESSION_IDLE_TIMEOUT_SECONDS on.
+# An idle session ends: requests push its expiry SESSION_IDLE_TIMEOUT_SECONDS on (at most once a minute,
+# silverfin_sync/idle_sessions.py).
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_TIMEOUT_SECONDS", default=3600)
-SESSION_SAVE_EVERY_REQUEST = True
 # A password-reset link works once, for an hour.
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT_SECONDS", default=3600)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import subprocess
+import time
 from typing import Any
 
 import pytest
@@ -86,17 +87,24 @@ def test_every_page_carries_a_content_security_policy(world: FirmWorld) -> None:
 
 @pytest.mark.django_db
 def test_an_idle_session_ends(world: FirmWorld, settings: Any) -> None:
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from silverfin_sync.idle_sessions import IDLE_TOUCH_SECONDS, TOUCHED_AT
+
     client = Client()
     client.post(reverse("login"), {"username": world.staff.username, "password": PASSWORD})
     assert 0 < client.session.get_expiry_age() <= 3600
     home = reverse("firm_overview", args=[world.firm.slug])
-    # Each request pushes the expiry on (an active user stays logged in)...
-    session = Session.objects.get(session_key=client.session.session_key)
-    Session.objects.filter(pk=session.pk).update(expire_date=timezone.now() + dt.timedelta(seconds=5))
+    key = client.session.session_key
+    # A request more than a minute after the last push pushes the expiry on (an active user stays in)...
+    stored = SessionStore(session_key=key)
+    stored[TOUCHED_AT] = int(time.time()) - IDLE_TOUCH_SECONDS - 1
+    stored.save()
+    Session.objects.filter(pk=key).update(expire_date=timezone.now() + dt.timedelta(seconds=5))
     assert client.get(home).status_code == 200
-    assert Session.objects.get(pk=session.pk).expire_date > timezone.now() + dt.timedelta(seconds=3000)
+    assert Session.objects.get(pk=key).expire_date > timezone.now() + dt.timedelta(seconds=3000)
     # ...and an idle one is over.
-    Session.objects.filter(pk=session.pk).update(expire_date=timezone.now() - dt.timedelta(seconds=1))
+    Session.objects.filter(pk=key).update(expire_date=timezone.now() - dt.timedelta(seconds=1))
     assert client.get(home)["Location"].startswith("/accounts/login/")
 
 
