@@ -15,6 +15,8 @@ from decimal import Decimal
 from django.core.paginator import Page, Paginator
 from django.db.models import DecimalField, ExpressionWrapper, F, Q, QuerySet, Sum, Value, Window
 from django.db.models.expressions import RowRange
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 
 from .models import Account, AccountBalance, ClientFile, Entry, EntryLine, FiscalYear, Period
 
@@ -47,7 +49,7 @@ class LedgerScope:
     @property
     def label(self) -> str:
         if self.fiscal_year is not None:
-            return f"Fiscal year {self.fiscal_year}"
+            return _("Fiscal year %(year)s") % {"year": self.fiscal_year.display_name}
         assert self.period is not None
         return self.period.display_name
 
@@ -69,7 +71,9 @@ class PeriodGroup:
 
     @property
     def label(self) -> str:
-        return f"Fiscal year {self.fiscal_year}" if self.fiscal_year else "Periods without a fiscal year"
+        if self.fiscal_year is None:
+            return _("Periods without a fiscal year")
+        return _("Fiscal year %(year)s") % {"year": self.fiscal_year.display_name}
 
     @property
     def whole_year_value(self) -> str:
@@ -168,6 +172,12 @@ class TrialBalance:
         return self.movement_difference == ZERO and self.closing == ZERO
 
 
+def account_name(name: str, name_alt: str) -> str:
+    """An account's name in the reader's language: WoW keeps a Dutch label and a French one (``name_alt``);
+    French readers get the French one, everyone else the Dutch one, each falling back on the other."""
+    return Account.name_for(get_language() or "", name, name_alt)
+
+
 def trial_balance(
     *, client_file: ClientFile, scope: LedgerScope, account_id: int | None = None
 ) -> TrialBalance:
@@ -185,7 +195,7 @@ def trial_balance(
         opening_period = Q(period__number=0)
         movement_periods = Q(period__number__gte=1)
         raw = (
-            in_year.values("account_id", "account__number", "account__name")
+            in_year.values("account_id", "account__number", "account__name", "account__name_alt")
             .annotate(
                 opening_sum=Sum(F("debit") - F("credit"), filter=opening_period, default=ZERO),
                 debit_sum=Sum("debit", filter=movement_periods, default=ZERO),
@@ -197,7 +207,7 @@ def trial_balance(
             TrialBalanceRow(
                 account_id=r["account_id"],
                 number=r["account__number"],
-                name=r["account__name"],
+                name=account_name(r["account__name"], r["account__name_alt"]),
                 opening=r["opening_sum"],
                 debit=r["debit_sum"],
                 credit=r["credit_sum"],
@@ -210,18 +220,25 @@ def trial_balance(
             TrialBalanceRow(
                 account_id=account_pk,
                 number=number,
-                name=name,
+                name=account_name(name, name_alt),
                 opening=opening,
                 debit=debit,
                 credit=credit,
                 closing=closing,
             )
-            for account_pk, number, name, opening, debit, credit, closing in balances.filter(
+            for account_pk, number, name, name_alt, opening, debit, credit, closing in balances.filter(
                 period=scope.period
             )
             .order_by("account__number", "account_id")
             .values_list(
-                "account_id", "account__number", "account__name", "opening", "debit", "credit", "closing"
+                "account_id",
+                "account__number",
+                "account__name",
+                "account__name_alt",
+                "opening",
+                "debit",
+                "credit",
+                "closing",
             )
         ]
     result = TrialBalance(scope=scope, rows=rows)
@@ -246,7 +263,7 @@ def account_totals(*, client_file: ClientFile, account: Account, scope: LedgerSc
     return TrialBalanceRow(
         account_id=account.pk,
         number=account.number,
-        name=account.name,
+        name=account.localized_name,
         opening=ZERO,
         debit=ZERO,
         credit=ZERO,

@@ -45,9 +45,14 @@ def firm_default_language_set(*, firm: Firm, language: str) -> Firm:
 def _clean_text(value: str, *, field: str, max_length: int) -> str:
     cleaned = " ".join(value.split())
     if not cleaned:
-        raise ValidationError({field: "This field is required."})
+        raise ValidationError({field: _("This field is required.")})
     if len(cleaned) > max_length:
-        raise ValidationError({field: f"At most {max_length} characters (this one has {len(cleaned)})."})
+        raise ValidationError(
+            {
+                field: _("At most %(max)s characters (this one has %(length)s).")
+                % {"max": max_length, "length": len(cleaned)}
+            }
+        )
     return cleaned
 
 
@@ -64,7 +69,7 @@ def user_get_or_create(*, email: str, password: str | None = None, full_name: st
             raise ValidationError({"password": error.messages}) from error
     user, created = User.objects.get_or_create(username=email, defaults={"email": email})
     if created:
-        first, _, last = full_name.strip().partition(" ")
+        first, _space, last = full_name.strip().partition(" ")
         user.first_name, user.last_name = first[:150], last[:150]
         if password:
             user.set_password(password)
@@ -80,7 +85,7 @@ def firm_create(*, name: str, slug: str) -> Firm:
     slug = slug.strip().lower()
     validate_slug(slug)
     if Firm.objects.filter(slug=slug).exists():
-        raise ValidationError({"slug": f"A firm with the slug '{slug}' already exists."})
+        raise ValidationError({"slug": _("A firm with the slug “%(slug)s” already exists.") % {"slug": slug}})
     return Firm.objects.create(name=name, slug=slug)
 
 
@@ -90,22 +95,32 @@ def membership_set(
 ) -> Membership:
     """Give ``user`` exactly one role in ``firm`` (replacing any earlier one)."""
     if role not in Role.values:
-        raise ValidationError({"role": f"Unknown role {role!r}; choose one of {', '.join(Role.values)}."})
+        raise ValidationError(
+            {
+                "role": _("Unknown role “%(role)s”; choose one of %(roles)s.")
+                % {"role": role, "roles": ", ".join(Role.values)}
+            }
+        )
     files = list(client_files)
     if any(client_file.firm_id != firm.pk for client_file in files):
-        raise ValidationError({"client_files": "A client file of another firm cannot be given."})
-    membership, _ = Membership.objects.update_or_create(user=user, firm=firm, defaults={"role": role})
+        raise ValidationError({"client_files": _("A client file of another firm cannot be given.")})
+    membership, _created = Membership.objects.update_or_create(user=user, firm=firm, defaults={"role": role})
     membership.client_files.set(files)
     return membership
 
 
 @transaction.atomic
 def firm_create_with_admin(
-    *, name: str, slug: str, admin_email: str, admin_password: str | None
+    *, name: str, slug: str, admin_email: str, admin_password: str | None, language: str = ""
 ) -> Membership:
-    """A new firm and its first admin: the operator's way in (``manage.py create_firm``)."""
+    """A new firm and its first admin: the operator's way in (``manage.py create_firm``). ``language``, when
+    given, is the firm's default and the admin's own."""
+    language = _clean_language(language, field="language", blank_allowed=True)
     firm = firm_create(name=name, slug=slug)
     admin = user_get_or_create(email=admin_email, password=admin_password)
+    if language:
+        firm_default_language_set(firm=firm, language=language)
+        profile_language_set(user=admin, language=language)
     return membership_set(firm=firm, user=admin, role=Role.ADMIN)
 
 
@@ -116,7 +131,10 @@ def client_file_create(*, firm: Firm, name: str, file_code: str) -> ClientFile:
     existing = ClientFile.objects.filter(firm=firm, file_code__iexact=file_code).first()
     if existing is not None:
         raise ValidationError(
-            {"file_code": f"The file code '{file_code}' is already used by {existing.name}."}
+            {
+                "file_code": _("The file code “%(code)s” is already used by %(name)s.")
+                % {"code": file_code, "name": existing.name}
+            }
         )
     return ClientFile.objects.create(firm=firm, name=name, file_code=file_code)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from clients.models import Firm
 
@@ -34,8 +35,8 @@ class SentNotification(models.Model):
     whatever fails how many times, a firm gets at most one mail per cause per day."""
 
     class Kind(models.TextChoices):
-        NEEDS_RECONNECT = "needs_reconnect", "A sync needs reconnecting"
-        DAILY_DIGEST = "daily_digest", "Daily digest"
+        NEEDS_RECONNECT = "needs_reconnect", _("A sync needs reconnecting")
+        DAILY_DIGEST = "daily_digest", _("Daily digest")
 
     firm = models.ForeignKey(Firm, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=20, choices=Kind.choices)

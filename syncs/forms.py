@@ -13,28 +13,31 @@ from .selectors import connection_choices_for_linking
 
 class ConnectWinbooksForm(forms.Form):
     name = forms.CharField(
-        max_length=100, initial="WinbooksOnWeb", help_text="How this sync is called on the Syncs tab."
+        label=_("Name"),
+        max_length=100,
+        initial="WinbooksOnWeb",
+        help_text=_("How this sync is called on the Syncs tab."),
     )
     email = forms.CharField(
-        label="E-mail",
+        label=_("E-mail"),
         max_length=254,
-        help_text="The e-mail address entered in WinbooksOnWeb when the token was created.",
+        help_text=_("The e-mail address entered in WinbooksOnWeb when the token was created."),
     )
     exchange_token = forms.CharField(
-        label="Exchange token",
+        label=_("Exchange token"),
         max_length=4096,
         strip=True,
-        error_messages={"required": "Paste the exchange token from WinbooksOnWeb's e-mail."},
+        error_messages={"required": _("Paste the exchange token from WinbooksOnWeb's e-mail.")},
         # Never sent back to the browser, not even after an error.
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off", "spellcheck": "false"}),
-        help_text="The token WinbooksOnWeb sent by e-mail. It works once.",
+        help_text=_("The token WinbooksOnWeb sent by e-mail. It works once."),
     )
     api_url = forms.CharField(
-        label="API location",
+        label=_("API location"),
         max_length=200,
         required=False,
         initial=WINBOOKS_DEFAULT_API_URL,
-        help_text="Leave as it is unless WinbooksOnWeb's e-mail gives another API location.",
+        help_text=_("Leave as it is unless WinbooksOnWeb's e-mail gives another API location."),
     )
 
 
@@ -44,18 +47,18 @@ class ReconnectForm(forms.Form):
 
 
 class LinkForm(forms.Form):
-    connection = forms.ModelChoiceField(queryset=Connection.objects.none(), label="Sync", empty_label=None)
+    connection = forms.ModelChoiceField(queryset=Connection.objects.none(), label=_("Sync"), empty_label=None)
     company_code = forms.CharField(
-        label="WinbooksOnWeb company code",
+        label=_("WinbooksOnWeb company code"),
         max_length=100,
-        error_messages={"required": "Enter the WinbooksOnWeb company code."},
-        help_text="In WinbooksOnWeb's company switcher, the code in brackets after the company name.",
+        error_messages={"required": _("Enter the WinbooksOnWeb company code.")},
+        help_text=_("In WinbooksOnWeb's company switcher, the code in brackets after the company name."),
     )
     start_date = forms.DateField(
-        label="Do not sync before (optional)",
+        label=_("Do not sync before (optional)"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
-        help_text="The first day of a fiscal year; earlier years are left out.",
+        help_text=_("The first day of a fiscal year; earlier years are left out."),
     )
 
     def __init__(self, *args: Any, firm: Firm, **kwargs: Any) -> None:

@@ -7,6 +7,7 @@ import datetime as dt
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from clients.models import ClientFile, Firm, Period
 from silverfin_sync.crypto import EncryptedTextField
@@ -45,9 +46,9 @@ class Connection(models.Model):
     """
 
     class Status(models.TextChoices):
-        CONNECTED = "connected", "Connected"
-        NEEDS_RECONNECT = "needs_reconnect", "Needs reconnecting"
-        DISCONNECTED = "disconnected", "Disconnected"
+        CONNECTED = "connected", _("Connected")
+        NEEDS_RECONNECT = "needs_reconnect", _("Needs reconnecting")
+        DISCONNECTED = "disconnected", _("Disconnected")
 
     firm = models.ForeignKey(Firm, on_delete=models.CASCADE, related_name="connections")
     name = models.CharField(max_length=100)
@@ -165,16 +166,16 @@ class SyncRun(models.Model):
     """One sync of one link: who asked, what it did, how it ended, and whether the books tie out."""
 
     class Trigger(models.TextChoices):
-        SCHEDULE = "schedule", "Schedule"
-        MANUAL = "manual", "Sync now"
-        FIRST_LINK = "first_link", "First sync after linking"
+        SCHEDULE = "schedule", _("Schedule")
+        MANUAL = "manual", _("Sync now")
+        FIRST_LINK = "first_link", _("First sync after linking")
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        SUCCEEDED_WITH_ISSUES = "succeeded_with_issues", "Succeeded with issues"
-        FAILED = "failed", "Failed"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        SUCCEEDED_WITH_ISSUES = "succeeded_with_issues", _("Succeeded with issues")
+        FAILED = "failed", _("Failed")
 
     ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
 
@@ -286,29 +287,29 @@ class AuditEvent(models.Model):
     """Who connected, reconnected, disconnected, linked, relinked or unlinked what, and when."""
 
     class Action(models.TextChoices):
-        CONNECTED = "connected", "Connected"
-        RECONNECTED = "reconnected", "Reconnected"
-        DISCONNECTED = "disconnected", "Disconnected"
-        NEEDS_RECONNECT = "needs_reconnect", "Marked as needing reconnection"
-        LINKED = "linked", "Linked"
-        RELINKED = "relinked", "Relinked"
-        UNLINKED = "unlinked", "Unlinked"
-        SCHEDULE_CHANGED = "schedule_changed", "Changed the nightly sync time"
-        START_DATE_CHANGED = "start_date_changed", "Changed “Do not sync before”"
+        CONNECTED = "connected", _("Connected")
+        RECONNECTED = "reconnected", _("Reconnected")
+        DISCONNECTED = "disconnected", _("Disconnected")
+        NEEDS_RECONNECT = "needs_reconnect", _("Marked as needing reconnection")
+        LINKED = "linked", _("Linked")
+        RELINKED = "relinked", _("Relinked")
+        UNLINKED = "unlinked", _("Unlinked")
+        SCHEDULE_CHANGED = "schedule_changed", _("Changed the nightly sync time")
+        START_DATE_CHANGED = "start_date_changed", _("Changed “Do not sync before”")
         # The firm's administration (administration/): client files and people.
-        FILE_ADDED = "file_added", "Client file added"
-        FILE_EDITED = "file_edited", "Client file edited"
-        FILE_ARCHIVED = "file_archived", "Client file archived"
-        FILE_UNARCHIVED = "file_unarchived", "Client file unarchived"
-        FILES_IMPORTED = "files_imported", "Client files imported"
-        FILE_RIGHTS = "file_rights", "Who may manage client files"
-        INVITED = "invited", "Invited"
-        INVITE_RESENT = "invite_resent", "Invitation re-sent"
-        INVITE_REVOKED = "invite_revoked", "Invitation revoked"
-        JOINED = "joined", "Joined"
-        ROLE_CHANGED = "role_changed", "Role changed"
-        FILES_GIVEN = "files_given", "Client files given"
-        REMOVED = "removed", "Removed from the firm"
+        FILE_ADDED = "file_added", _("Client file added")
+        FILE_EDITED = "file_edited", _("Client file edited")
+        FILE_ARCHIVED = "file_archived", _("Client file archived")
+        FILE_UNARCHIVED = "file_unarchived", _("Client file unarchived")
+        FILES_IMPORTED = "files_imported", _("Client files imported")
+        FILE_RIGHTS = "file_rights", _("Who may manage client files")
+        INVITED = "invited", _("Invited")
+        INVITE_RESENT = "invite_resent", _("Invitation re-sent")
+        INVITE_REVOKED = "invite_revoked", _("Invitation revoked")
+        JOINED = "joined", _("Joined")
+        ROLE_CHANGED = "role_changed", _("Role changed")
+        FILES_GIVEN = "files_given", _("Client files given")
+        REMOVED = "removed", _("Removed from the firm")
 
     firm = models.ForeignKey(Firm, on_delete=models.CASCADE, related_name="audit_events")
     actor = models.ForeignKey(

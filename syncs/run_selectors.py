@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from django.core.paginator import Page, Paginator
 from django.db.models import OuterRef, Subquery
 from django.http import Http404
+from django.utils.formats import number_format
 from django.utils.functional import Promise
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from clients.ledger.streams import COUNT_LABELS, STREAMS
@@ -54,12 +56,15 @@ class EntityCounts:
     @property
     def change_summary(self) -> str:
         """E.g. "12 new, 3 changed, 1 removed" (what stayed the same left out)."""
+        words = (
+            (self.created, ngettext("%(count)s new", "%(count)s new", self.created)),
+            (self.updated, ngettext("%(count)s changed", "%(count)s changed", self.updated)),
+            (self.deleted, ngettext("%(count)s removed", "%(count)s removed", self.deleted)),
+        )
         parts = [
-            f"{count:,} {word}"
-            for count, word in ((self.created, "new"), (self.updated, "changed"), (self.deleted, "removed"))
-            if count
+            word % {"count": number_format(count, force_grouping=True)} for count, word in words if count
         ]
-        return ", ".join(parts) or "no changes"
+        return ", ".join(parts) or gettext("no changes")
 
 
 def entity_counts(counts: dict[str, dict[str, int]] | None) -> list[EntityCounts]:

@@ -72,12 +72,16 @@ def client_file_sync_now(*, client_file: ClientFile, requested_by: User | None) 
     )
     if link is None:
         raise ValidationError(
-            "This client file is not linked to a bookkeeping package yet; link it to a WinbooksOnWeb company first.",
+            gettext(
+                "This client file is not linked to a bookkeeping package yet; link it to a WinbooksOnWeb "
+                "company first."
+            ),
             code="not_linked",
         )
     if not link.connection.is_usable:
         raise ValidationError(
-            f"“{link.connection.name}” needs reconnecting by an admin before it can sync.",
+            gettext("“%(name)s” needs reconnecting by an admin before it can sync.")
+            % {"name": link.connection.name},
             code="needs_reconnect",
         )
     return sync_run_request(link=link, trigger=SyncRun.Trigger.MANUAL, requested_by=requested_by)

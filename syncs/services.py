@@ -18,6 +18,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from clients.models import ClientFile, Firm
@@ -45,9 +46,11 @@ MAX_EXCHANGE_TOKEN_LENGTH = 4096
 def _clean_name(name: str) -> str:
     cleaned = " ".join(name.split())
     if not cleaned:
-        raise ValidationError({"name": "Give the sync a name, e.g. “WinbooksOnWeb”."})
+        raise ValidationError({"name": _("Give the sync a name, e.g. “WinbooksOnWeb”.")})
     if len(cleaned) > 100:
-        raise ValidationError({"name": f"At most 100 characters (this one has {len(cleaned)})."})
+        raise ValidationError(
+            {"name": _("At most 100 characters (this one has %(length)s).") % {"length": len(cleaned)}}
+        )
     return cleaned
 
 
@@ -57,7 +60,7 @@ def _clean_email(email: str) -> str:
         validate_email(cleaned)
     except ValidationError as error:
         raise ValidationError(
-            {"email": "Enter the e-mail address the exchange token was created for."}
+            {"email": _("Enter the e-mail address the exchange token was created for.")}
         ) from error
     return cleaned
 
@@ -65,13 +68,15 @@ def _clean_email(email: str) -> str:
 def _clean_exchange_token(token: str) -> str:
     cleaned = token.strip()
     if not cleaned:
-        raise ValidationError({"exchange_token": "Paste the exchange token from WinbooksOnWeb's e-mail."})
+        raise ValidationError({"exchange_token": _("Paste the exchange token from WinbooksOnWeb's e-mail.")})
     if len(cleaned) > MAX_EXCHANGE_TOKEN_LENGTH or any(
         ch.isspace() or not ch.isprintable() for ch in cleaned
     ):
         raise ValidationError(
             {
-                "exchange_token": "This does not look like an exchange token: paste it exactly as it was e-mailed."
+                "exchange_token": _(
+                    "This does not look like an exchange token: paste it exactly as it was e-mailed."
+                )
             }
         )
     return cleaned
@@ -102,7 +107,12 @@ def connection_connect(
         .exclude(status=Connection.Status.DISCONNECTED)
         .exists()
     ):
-        raise ValidationError({"name": f"This firm already has a sync named “{name}”; choose another name."})
+        raise ValidationError(
+            {
+                "name": _("This firm already has a sync named “%(name)s”; choose another name.")
+                % {"name": name}
+            }
+        )
     try:
         credentials = provider.exchange(
             api_url=api_url or provider.default_api_url, email=email, exchange_token=exchange_token
@@ -159,7 +169,10 @@ def connection_reconnect(
             .exclude(status=Connection.Status.DISCONNECTED)
             .exists()
         ):
-            raise ValidationError(f"Another sync of this firm is now named “{locked.name}”; rename it first.")
+            raise ValidationError(
+                _("Another sync of this firm is now named “%(name)s”; rename it first.")
+                % {"name": locked.name}
+            )
         locked.email = credentials.email
         locked.access_token = credentials.access_token
         locked.refresh_token = credentials.refresh_token
@@ -259,11 +272,18 @@ def connection_disconnect(*, connection: Connection, actor: User | None) -> Conn
 def _clean_company_code(code: str) -> str:
     cleaned = code.strip()
     if not cleaned:
-        raise ValidationError({"company_code": "Enter the WinbooksOnWeb company code."})
+        raise ValidationError({"company_code": _("Enter the WinbooksOnWeb company code.")})
     if len(cleaned) > 100:
-        raise ValidationError({"company_code": f"At most 100 characters (this one has {len(cleaned)})."})
+        raise ValidationError(
+            {
+                "company_code": _("At most 100 characters (this one has %(length)s).")
+                % {"length": len(cleaned)}
+            }
+        )
     if any(not ch.isprintable() for ch in cleaned):
-        raise ValidationError({"company_code": "The company code contains characters that cannot be typed."})
+        raise ValidationError(
+            {"company_code": _("The company code contains characters that cannot be typed.")}
+        )
     return cleaned
 
 
@@ -287,10 +307,13 @@ def client_link_set(
     if client_file.archived_at is not None:
         raise ValidationError(_("This client file is archived; unarchive it before linking it."))
     if connection.firm_id != client_file.firm_id:
-        raise ValidationError({"connection": "Choose one of this firm's syncs."})
+        raise ValidationError({"connection": _("Choose one of this firm's syncs.")})
     if not connection.is_usable:
         raise ValidationError(
-            {"connection": f"“{connection.name}” is not connected; an admin must reconnect it."}
+            {
+                "connection": _("“%(name)s” is not connected; an admin must reconnect it.")
+                % {"name": connection.name}
+            }
         )
     current = ClientLink.objects.filter(client_file=client_file, unlinked_at__isnull=True).first()
     if current and current.connection_id == connection.pk and current.company_code == company_code:
@@ -309,8 +332,14 @@ def client_link_set(
     if taken:
         raise ValidationError(
             {
-                "company_code": f"The company code {company_code} is already linked to the client file "
-                f"“{taken.client_file.name}” ({taken.client_file.file_code})."
+                "company_code": _(
+                    "The company code %(code)s is already linked to the client file “%(name)s” (%(file_code)s)."
+                )
+                % {
+                    "code": company_code,
+                    "name": taken.client_file.name,
+                    "file_code": taken.client_file.file_code,
+                }
             }
         )
     if not checked_by_import:
@@ -368,7 +397,11 @@ def client_link_set(
     except IntegrityError as error:
         # Two people linking at the same instant: the database's constraints decide, the loser is told.
         raise ValidationError(
-            {"company_code": "This client file or company code was linked by someone else just now; reload."}
+            {
+                "company_code": _(
+                    "This client file or company code was linked by someone else just now; reload."
+                )
+            }
         ) from error
     return link
 
@@ -394,9 +427,9 @@ def _check_start_date(*, connection: Connection, company_code: str, start_date: 
     raise ValidationError(
         {
             "start_date": message.format(
-                date=start_date.isoformat(),
+                date=date_format(start_date, "SHORT_DATE_FORMAT"),
                 code=company_code,
-                starts=", ".join(start.isoformat() for start in starts),
+                starts=", ".join(date_format(start, "SHORT_DATE_FORMAT") for start in starts),
             )
         }
     )

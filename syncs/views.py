@@ -79,7 +79,7 @@ def sync_add_package(request: HttpRequest, firm_slug: str) -> HttpResponse:
     package = request.GET.get("package", "")
     if package == "winbooks":
         return redirect("sync_connect_winbooks", firm_slug=access.firm.slug)
-    messages.error(request, "Choose a package to connect.")
+    messages.error(request, gettext("Choose a package to connect."))
     return redirect(reverse("sync_add", args=[access.firm.slug]) + "?kind=bookkeeping")
 
 
@@ -101,7 +101,9 @@ def sync_connect_winbooks(request: HttpRequest, firm_slug: str) -> HttpResponse:
         except ValidationError as error:
             _add_errors(form, error)
         else:
-            messages.success(request, f"“{connection.name}” is connected to WinbooksOnWeb.")
+            messages.success(
+                request, gettext("“%(name)s” is connected to WinbooksOnWeb.") % {"name": connection.name}
+            )
             return redirect("syncs_tab", firm_slug=access.firm.slug)
     return render(request, "syncs/connect_winbooks.html", _tab_context(access, form=form))
 
@@ -161,7 +163,10 @@ def sync_disconnect(request: HttpRequest, firm_slug: str, connection_id: int) ->
     connection = selectors.connection_get_for_firm(firm=access.firm, connection_id=connection_id)
     if request.method == "POST":
         services.connection_disconnect(connection=connection, actor=_user(request))
-        messages.success(request, f"“{connection.name}” is disconnected. Ledgers and history are kept.")
+        messages.success(
+            request,
+            gettext("“%(name)s” is disconnected. Ledgers and history are kept.") % {"name": connection.name},
+        )
         return redirect("syncs_tab", firm_slug=access.firm.slug)
     linked = connection.links.filter(unlinked_at__isnull=True).count()
     return render(
@@ -261,7 +266,7 @@ def client_unlink(request: HttpRequest, firm_slug: str, client_file_id: int) -> 
         request.user, firm_slug, client_file_id, Action.LINK_CLIENT_FILE
     )
     if services.client_link_remove(client_file=client_file, actor=_user(request)):
-        messages.success(request, "The link is removed. The ledger and the sync history are kept.")
+        messages.success(request, gettext("The link is removed. The ledger and the sync history are kept."))
     return redirect("client_file_detail", firm_slug=access.firm.slug, client_file_id=client_file.pk)
 
 
@@ -277,6 +282,9 @@ def client_sync_now(request: HttpRequest, firm_slug: str, client_file_id: int) -
         messages.error(request, refused.messages[0])
     else:
         messages.success(
-            request, "Sync started." if created else "A sync is already running for this client file."
+            request,
+            gettext("Sync started.")
+            if created
+            else gettext("A sync is already running for this client file."),
         )
     return redirect("client_file_detail", firm_slug=access.firm.slug, client_file_id=client_file.pk)

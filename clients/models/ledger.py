@@ -12,6 +12,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import models
+from django.utils.translation import get_language, gettext
+from django.utils.translation import gettext_lazy as _
 
 from .firms import ClientFile
 
@@ -44,6 +46,15 @@ class FiscalYear(SyncedRow):
     def __str__(self) -> str:
         return self.label or self.code
 
+    @property
+    def display_name(self) -> str:
+        """The year(s) it covers, in no language: "2024", or "2023–2024" for a year across two; WoW's label
+        ("Boekjaar 2024") is in the language of whoever set the company up."""
+        if self.start_date and self.end_date:
+            first, last = self.start_date.year, self.end_date.year
+            return str(first) if first == last else f"{first}–{last}"
+        return self.code or self.label
+
 
 class Period(SyncedRow):
     """A book period: 0 is the opening period, 1–12 the months, 13 the closing period."""
@@ -67,9 +78,9 @@ class Period(SyncedRow):
     @property
     def display_name(self) -> str:
         if self.number == 0:
-            return f"{self.year} opening"
+            return gettext("%(year)s opening") % {"year": self.year}
         if self.number >= 13:
-            return f"{self.year} closing"
+            return gettext("%(year)s closing") % {"year": self.year}
         return f"{self.year}-{self.month:02d}"
 
     @property
@@ -97,6 +108,18 @@ class Account(SyncedRow):
     def __str__(self) -> str:
         return f"{self.number} {self.name}"
 
+    @staticmethod
+    def name_for(language: str, name: str, name_alt: str) -> str:
+        """The name a reader of ``language`` reads: WoW's French label (``name_alt``) in French, its first
+        (Dutch) label otherwise, each falling back on the other."""
+        if language.startswith("fr"):
+            return name_alt or name
+        return name or name_alt
+
+    @property
+    def localized_name(self) -> str:
+        return self.name_for(get_language() or "", self.name, self.name_alt)
+
 
 class Journal(SyncedRow):
     code = models.CharField(max_length=40)
@@ -113,8 +136,8 @@ class Journal(SyncedRow):
 
 class Relation(SyncedRow):
     class Kind(models.TextChoices):
-        CUSTOMER = "customer", "Customer"
-        SUPPLIER = "supplier", "Supplier"
+        CUSTOMER = "customer", _("Customer")
+        SUPPLIER = "supplier", _("Supplier")
 
     kind = models.CharField(max_length=10, choices=Kind.choices)
     code = models.CharField(max_length=60)

@@ -17,6 +17,7 @@ from django.utils.formats import get_format
 from django.utils.html import format_html_join
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext
 
 from clients.ledger.streams import ENTITY_LABELS, STREAMS
 from syncs.run_selectors import STREAM_LABELS, EntityCounts, entity_counts
@@ -79,17 +80,21 @@ def money_or_blank(value: Decimal | str | int | None) -> str:
 
 @register.filter
 def duration(value: dt.timedelta | None) -> str:
-    """A run's duration: "45 s", "3 min 5 s", "1 h 2 min"."""
+    """A run's duration: "45 s", "3 min 5 s", "1 h 2 min" (Dutch writes hours "u")."""
     if value is None:
         return ""
     seconds = max(0, round(value.total_seconds()))
     if seconds < 60:
-        return f"{seconds} s"
+        return gettext("%(seconds)s s") % {"seconds": seconds}
     minutes, seconds = divmod(seconds, 60)
     if minutes < 60:
-        return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
+        if seconds:
+            return gettext("%(minutes)s min %(seconds)s s") % {"minutes": minutes, "seconds": seconds}
+        return gettext("%(minutes)s min") % {"minutes": minutes}
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    if minutes:
+        return gettext("%(hours)s h %(minutes)s min") % {"hours": hours, "minutes": minutes}
+    return gettext("%(hours)s h") % {"hours": hours}
 
 
 @register.filter
@@ -106,8 +111,8 @@ def changed_entities(counts: dict[str, Any] | None) -> list[EntityCounts]:
 @register.filter
 def stream_label(stream: str | None) -> str:
     if not stream:
-        return "Starting"
-    return str(STREAM_LABELS.get(stream, f"Reading {stream.replace('_', ' ')}"))
+        return gettext("Starting")
+    return str(STREAM_LABELS.get(stream, stream.replace("_", " ")))
 
 
 @register.simple_tag

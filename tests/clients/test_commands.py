@@ -33,7 +33,7 @@ def test_create_firm_creates_the_firm_and_its_admin(monkeypatch: pytest.MonkeyPa
 
 def test_create_firm_fails_clearly_on_a_taken_slug(monkeypatch: pytest.MonkeyPatch) -> None:
     Firm.objects.create(name="Existing", slug="acco")
-    with pytest.raises(CommandError, match=r"slug: A firm with the slug 'acco' already exists\."):
+    with pytest.raises(CommandError, match=r"slug: A firm with the slug “acco” already exists\."):
         call_command(
             "create_firm", "--name", "Acco", "--slug", "acco", "--admin-email", "b@a.test", "--no-password"
         )

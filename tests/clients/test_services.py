@@ -38,7 +38,7 @@ def test_firm_create_refuses_bad_input_and_stores_nothing(name: str, slug: str, 
 
 def test_a_duplicate_firm_slug_is_refused_with_its_name() -> None:
     FirmFactory.create(slug="taken")
-    with pytest.raises(ValidationError, match="slug 'taken' already exists"):
+    with pytest.raises(ValidationError, match="slug “taken” already exists"):
         firm_create(name="Another", slug="taken")
 
 

@@ -55,7 +55,8 @@ def test_a_start_date_that_is_no_fiscal_year_start_is_refused_naming_the_valid_o
     with pytest.raises(ValidationError) as refused:
         link_with_start(world, connection, start, wow_sandbox)
     message = " ".join(refused.value.message_dict["start_date"])
-    assert start.isoformat() in message and "2024-01-01, 2025-01-01" in message
+    # Dates as the reader's language writes them (English here: 31/12/2024).
+    assert f"{start:%d/%m/%Y}" in message and "01/01/2024, 01/01/2025" in message
     assert not ClientLink.objects.exists() and not SyncRun.objects.exists()
 
 
@@ -68,7 +69,7 @@ def test_moving_the_start_date_is_audited_and_resyncs_what_it_adds_or_removes(
     assert not Entry.objects.filter(client_file=world.given_file, book_date__year=2024).exists()
     january = Period.objects.get(client_file=world.given_file, year=2024, number=1)
     text = page(world, "trial_balance", f"?period={january.key}")
-    assert "is not synced: it comes before" in text and "“Do not sync before” date, 2025-01-01" in text
+    assert "is not synced: it comes before" in text and "“Do not sync before” date, 01/01/2025" in text
     assert "nothing was booked" not in text
 
     # Earlier: the documents of 2024 are read after all, although the cursor had gone past them.

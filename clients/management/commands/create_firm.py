@@ -6,6 +6,7 @@ import getpass
 import os
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -28,6 +29,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-password", action="store_true", help="Create the admin without a usable password."
         )
+        parser.add_argument(
+            "--language",
+            choices=[code for code, _name in settings.LANGUAGES],
+            default="",
+            help="The firm's default language and the admin's own (else each browser's).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         password: str | None = None
@@ -45,6 +52,7 @@ class Command(BaseCommand):
                 slug=options["slug"],
                 admin_email=options["admin_email"],
                 admin_password=password,
+                language=options["language"],
             )
         except ValidationError as error:
             raise CommandError("; ".join(_messages(error))) from error
