@@ -225,6 +225,9 @@ SYNC_STALE_AFTER_SECONDS = env.int("SYNC_STALE_AFTER_SECONDS", default=600)
 SYNC_REQUEUE_AFTER_SECONDS = env.int("SYNC_REQUEUE_AFTER_SECONDS", default=900)
 SYNC_DISPATCH_BATCH = env.int("SYNC_DISPATCH_BATCH", default=500)
 SYNC_MAX_RETRIES = env.int("SYNC_MAX_RETRIES", default=5)
+# No firm runs more syncs at once than this, across all workers (its other runs wait in the queue), so one
+# firm's hundreds of files or one slow WoW host cannot hold every worker.
+SYNC_MAX_RUNNING_PER_FIRM = env.int("SYNC_MAX_RUNNING_PER_FIRM", default=2)
 SYNC_TIME_LIMIT_SECONDS = env.int("SYNC_TIME_LIMIT_SECONDS", default=3 * 3600)
 # WinbooksOnWeb API locations (syncs/providers/api_location.py). Restricted (production): https on these hosts
 # only, resolving to public addresses only; otherwise plain http to this machine (the sandbox) is allowed too.

@@ -47,6 +47,7 @@ from clients.models import Account, Entry, Period
 from silverfin_sync.notices import Notice
 
 from . import runs
+from .liveness import Heartbeat, RunLost, held, lease_end
 from .models import (
     CONNECTION_SECRETS_VIA_LINK,
     ClientLink,
@@ -106,6 +107,8 @@ class RunState:
     earlier_api_calls_by_kind: dict[str, int] = field(default_factory=dict)
     # When the link and its connection are next read again (_check_still_wanted_now_and_then).
     next_wanted_check: float = 0.0
+    # Keeps the claim alive while the run goes (syncs/liveness.py); None when a test drives a run directly.
+    heartbeat: Heartbeat | None = None
 
     @classmethod
     def resume(cls, run: SyncRun, link: ClientLink, reader: Reader) -> RunState:
@@ -142,6 +145,8 @@ def sync_run_execute(*, run_id: int, reader: Reader | None = None) -> SyncRun:
     run going back to the queue); every other outcome is recorded on the run."""
     try:
         run = runs.sync_run_claim(run_id=run_id)
+    except runs.FirmAtCapacity:
+        raise  # the task tries again shortly
     except runs.RunNotClaimed:
         logger.info("Run %s not claimed: taken by another worker or finished", run_id)
         return SyncRun.objects.get(pk=run_id)
@@ -153,8 +158,12 @@ def sync_run_execute(*, run_id: int, reader: Reader | None = None) -> SyncRun:
             connection_id=link.connection_id, company_code=link.company_code
         )
         state = RunState.resume(run, link, reader)
-        with _fewer_collections():
+        with _fewer_collections(), Heartbeat(run.pk, run.claimed_by) as heartbeat:
+            state.heartbeat = heartbeat
             _sync(state)
+    except RunLost:
+        # Another worker holds the run now (or it ended elsewhere): nothing more of this attempt is written.
+        logger.warning("Run %s: claim lost; this worker stops without writing", run_id)
     except RunCancelled as cancelled:
         _finish(run, state, status=SyncRun.Status.FAILED, error_class="config", notice=cancelled.notice)
     except ProviderError as error:
@@ -203,6 +212,8 @@ STILL_WANTED_EVERY_SECONDS = 1.0
 
 
 def _check_still_wanted_now_and_then(state: RunState) -> None:
+    if state.heartbeat is not None:
+        state.heartbeat.check()
     now = time.monotonic()
     if now >= state.next_wanted_check:
         _check_still_wanted(state.link)
@@ -387,7 +398,17 @@ def _save_progress(state: RunState) -> None:
         by_kind[kind] = by_kind.get(kind, 0) + calls
     run.api_calls_by_kind = by_kind
     run.heartbeat_at = timezone.now()
-    run.save(update_fields=["progress", "counts", "api_calls", "api_calls_by_kind", "heartbeat_at"])
+    # Only while this worker holds the claim: otherwise the page written with it is rolled back.
+    saved = held(run.pk, run.claimed_by).update(
+        progress=run.progress,
+        counts=run.counts,
+        api_calls=run.api_calls,
+        api_calls_by_kind=run.api_calls_by_kind,
+        heartbeat_at=run.heartbeat_at,
+        lease_until=lease_end(run.heartbeat_at),
+    )
+    if not saved:
+        raise RunLost(f"Run {run.pk} is no longer held by this worker.")
 
 
 def _reconcile_master(state: RunState) -> dict[str, set[uuid.UUID]]:
@@ -793,7 +814,7 @@ def _requeue(run: SyncRun, state: RunState | None, error: ProviderError) -> None
     """Put the run back in the queue for the task's retry, keeping what it learnt so far."""
     if state is not None:
         _save_progress(state)
-    runs.sync_run_requeue(run_id=run.pk, notice=error.notice)
+    runs.sync_run_requeue(run_id=run.pk, notice=error.notice, owner=run.claimed_by)
 
 
 def _finish(

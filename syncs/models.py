@@ -191,6 +191,13 @@ class SyncRun(models.Model):
     started_at = models.DateTimeField(null=True)
     finished_at = models.DateTimeField(null=True)
     heartbeat_at = models.DateTimeField(null=True)
+    # The claim: who runs it (one token per claim) and until when, unless the heartbeat renews it. Another
+    # worker takes the run over only once both the heartbeat is stale and the lease has expired; every write
+    # of the run is made on the condition that it still holds the claim (syncs/liveness.py).
+    claimed_by = models.CharField(max_length=100, blank=True)
+    lease_until = models.DateTimeField(null=True)
+    # Not to be started before this (a long Retry-After from WoW): the dispatcher sends it then.
+    not_before = models.DateTimeField(null=True)
 
     # Progress while it runs: {"stream": "entries", "pages": 3, "records": 1500, "streams_done": 5, ...}
     progress = models.JSONField(default=dict)

@@ -16,13 +16,14 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from clients.models import ClientFile
+from clients.models import ClientFile, Firm
 from silverfin_sync.notices import Notice
 
+from .liveness import held, lease_end, new_claim_token
 from .models import CONNECTION_SECRETS_VIA_LINK, ClientLink, SyncRun, notice_fields
 
 QUEUE_SCHEDULED = "syncs"
@@ -31,6 +32,10 @@ QUEUE_NOW = "syncs-now"  # "Sync now" and first syncs: a person is waiting
 
 class RunNotClaimed(Exception):
     """Another worker holds the run, or it already ended."""
+
+
+class FirmAtCapacity(RunNotClaimed):
+    """The run's firm already runs as many syncs as it may at once; the run stays queued for a while."""
 
 
 def sync_run_request(
@@ -101,15 +106,49 @@ def queue_for(trigger: str) -> str:
 
 
 def sync_run_claim(*, run_id: int) -> SyncRun:
-    """Take a queued run (or one whose worker died: its heartbeat is stale) for this worker, or raise
-    RunNotClaimed."""
+    """Take a queued run (or one whose worker is gone: heartbeat stale and lease expired) for this worker,
+    with a claim token of its own (``run.claimed_by``, see syncs/liveness.py), or raise RunNotClaimed.
+
+    No firm runs more than ``SYNC_MAX_RUNNING_PER_FIRM`` syncs at once, across all workers: claims of one
+    firm are made one at a time (under a lock on the firm's row), counting its runs whose lease holds; a
+    run over the cap raises ``FirmAtCapacity`` and stays queued. A run WoW asked to wait (``not_before``)
+    is not taken before then.
+    """
     now = timezone.now()
     stale_before = now - dt.timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS)
-    claimed = SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.QUEUED).update(
-        status=SyncRun.Status.RUNNING, started_at=now, heartbeat_at=now, attempt=F("attempt") + 1
-    ) or SyncRun.objects.filter(
-        pk=run_id, status=SyncRun.Status.RUNNING, heartbeat_at__lt=stale_before
-    ).update(heartbeat_at=now, attempt=F("attempt") + 1)
+    owner = new_claim_token()
+    with transaction.atomic():
+        firm_id = SyncRun.objects.filter(pk=run_id).values_list("client_file__firm_id", flat=True).first()
+        if firm_id is None:
+            raise RunNotClaimed(f"Run {run_id} does not exist.")
+        Firm.objects.select_for_update().filter(pk=firm_id).first()
+        running = (
+            SyncRun.objects.filter(
+                client_file__firm_id=firm_id, status=SyncRun.Status.RUNNING, lease_until__gt=now
+            )
+            .exclude(pk=run_id)
+            .count()
+        )
+        claimable = SyncRun.objects.filter(pk=run_id)
+        if (
+            running >= settings.SYNC_MAX_RUNNING_PER_FIRM
+            and claimable.filter(
+                Q(status=SyncRun.Status.QUEUED)
+                | Q(status=SyncRun.Status.RUNNING, heartbeat_at__lt=stale_before, lease_until__lt=now)
+            ).exists()
+        ):
+            raise FirmAtCapacity(f"Run {run_id} waits: its firm already runs {running} syncs.")
+        claim = {"claimed_by": owner, "lease_until": lease_end(now), "attempt": F("attempt") + 1}
+        claimed = claimable.filter(status=SyncRun.Status.QUEUED).filter(
+            Q(not_before__isnull=True) | Q(not_before__lte=now)
+        ).update(
+            status=SyncRun.Status.RUNNING, started_at=now, heartbeat_at=now, not_before=None, **claim
+        ) or (
+            # Taken over only when its worker is known gone: no heartbeat for a while and the lease expired.
+            claimable.filter(status=SyncRun.Status.RUNNING, heartbeat_at__lt=stale_before)
+            .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+            .update(heartbeat_at=now, **claim)
+        )
     if not claimed:
         raise RunNotClaimed(f"Run {run_id} is taken or finished.")
     return (
@@ -119,11 +158,15 @@ def sync_run_claim(*, run_id: int) -> SyncRun:
     )
 
 
-def sync_run_requeue(*, run_id: int, notice: Notice) -> bool:
+def sync_run_requeue(*, run_id: int, notice: Notice, owner: str | None = None) -> bool:
     """Put a running run back in the queue after a transient failure (its task retries it), saying why
-    on its page; True when it was running. What it wrote so far stays: the retry goes on from there."""
+    on its page; True when it was running (and, with ``owner``, still held by that claim). What it wrote
+    so far stays: the retry goes on from there."""
+    running = SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.RUNNING)
+    if owner is not None:
+        running = running.filter(claimed_by=owner)
     return bool(
-        SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.RUNNING).update(
+        running.update(
             status=SyncRun.Status.QUEUED, error_class="transient", **notice_fields("error", notice)
         )
     )
@@ -137,10 +180,11 @@ def sync_run_finish(
     notice: Notice | None = None,
     reconciled: bool | None = None,
 ) -> None:
-    """Record a run's end; a successful one moves its link's "last synced"."""
+    """Record a run's end, if the worker still holds its claim (``run.claimed_by``); a successful one moves
+    its link's "last synced"."""
     now = timezone.now()
     with transaction.atomic():
-        SyncRun.objects.filter(pk=run.pk).update(
+        held(run.pk, run.claimed_by).update(
             status=status,
             finished_at=now,
             error_class=error_class,
@@ -149,6 +193,12 @@ def sync_run_finish(
         )
         if status in {SyncRun.Status.SUCCEEDED, SyncRun.Status.SUCCEEDED_WITH_ISSUES}:
             ClientLink.objects.filter(pk=run.link_id).update(last_success_at=now)
+
+
+def sync_run_wait_until(*, run_id: int, not_before: dt.datetime) -> None:
+    """A queued run waits until ``not_before`` (WoW asked for a long wait): no worker takes it before then,
+    and the dispatcher sends it again once it has passed (syncs/schedule.py)."""
+    SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.QUEUED).update(not_before=not_before)
 
 
 def sync_run_give_up(*, run_id: int, reason: Notice) -> None:

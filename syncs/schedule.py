@@ -67,12 +67,19 @@ def sync_dispatch_due(*, now: dt.datetime | None = None) -> dict[str, int]:
             Q(started_at__isnull=True, queued_at__lt=requeue_before)
             | Q(started_at__isnull=False, heartbeat_at__lt=requeue_before)
         )
+        .exclude(not_before__gt=now)  # WoW asked to wait: sent once that time has passed
         .values_list("pk", "trigger")
     )
-    stale = SyncRun.objects.filter(
-        status=SyncRun.Status.RUNNING,
-        heartbeat_at__lt=now - dt.timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS),
-    ).values_list("pk", "trigger")
+    # Runs whose worker is gone: no heartbeat for a while and the claim's lease expired (a worker waiting on
+    # a slow answer keeps both fresh, so its run is not handed to a second worker).
+    stale = (
+        SyncRun.objects.filter(
+            status=SyncRun.Status.RUNNING,
+            heartbeat_at__lt=now - dt.timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS),
+        )
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .values_list("pk", "trigger")
+    )
     for run_id, trigger in [*forgotten, *stale]:
         runs.sync_run_enqueue(run_id=run_id, trigger=trigger)
         resent += 1

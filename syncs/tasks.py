@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import random
 import time
 from typing import Any
 
 from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections, connections
+from django.utils import timezone
 
 from silverfin_sync.notices import Notice
 
@@ -44,10 +47,15 @@ def _requeue_after_database_loss(run_id: int, *, attempts: int = 30) -> None:
 )
 def run_sync(self: Any, run_id: int) -> None:
     from .engine import sync_run_execute
-    from .runs import retry_delay, sync_run_give_up
+    from .models import SyncRun
+    from .runs import FirmAtCapacity, retry_delay, sync_run_give_up, sync_run_wait_until
 
     try:
         sync_run_execute(run_id=run_id)
+    except FirmAtCapacity:
+        # The firm already runs its share of syncs: this one waits in the queue and the worker takes other
+        # work meanwhile. Not an attempt (nothing was claimed), so it counts against no retry limit.
+        raise self.retry(countdown=5 + 10 * random.random()) from None  # noqa: S311
     except (OperationalError, InterfaceError):
         # The database went away mid-run (a restart, a fail-over): the run could not even be recorded as
         # failed. Put it back in the queue on a fresh connection and retry; the pages already written stay.
@@ -55,13 +63,22 @@ def run_sync(self: Any, run_id: int) -> None:
         _requeue_after_database_loss(run_id)
         raise self.retry(countdown=retry_delay(self.request.retries)) from None
     except ProviderError as error:  # only transient errors come back here; the run is queued again
-        if self.request.retries >= settings.SYNC_MAX_RETRIES:
+        # Retries are counted on the run (its claims), not on this message: a run the dispatcher sent again
+        # starts a new message at 0 retries, and would otherwise retry for ever.
+        claims = SyncRun.objects.filter(pk=run_id).values_list("attempt", flat=True).first() or 1
+        retries = max(0, claims - 1)
+        if retries >= settings.SYNC_MAX_RETRIES:
             sync_run_give_up(run_id=run_id, reason=error.notice)
             return
-        countdown = error.retry_after if error.retry_after else retry_delay(self.request.retries)
-        logger.info(
-            "Run %s: transient error, retry %s in %.0f s", run_id, self.request.retries + 1, countdown
-        )
+        countdown = error.retry_after if error.retry_after else retry_delay(retries)
+        if countdown > settings.SYNC_REQUEUE_AFTER_SECONDS:
+            # A long wait (WoW's Retry-After, clamped by the client) is kept on the run, not in a broker
+            # message: the dispatcher sends the run again once it has passed, and no worker holds it.
+            not_before = timezone.now() + dt.timedelta(seconds=countdown)
+            sync_run_wait_until(run_id=run_id, not_before=not_before)
+            logger.info("Run %s: transient error, not before %s", run_id, not_before.isoformat())
+            return
+        logger.info("Run %s: transient error, retry %s in %.0f s", run_id, retries + 1, countdown)
         raise self.retry(countdown=countdown) from None
 
 

@@ -106,6 +106,20 @@ def test_service_commands_match_the_code() -> None:
     assert "replicas" not in services["beat"].get("deploy", {})  # exactly one beat
 
 
+def test_workers_recycle_on_memory_and_sync_now_has_workers_of_its_own() -> None:
+    from silverfin_sync.management.commands import rundemo
+
+    services = load_compose()["services"]
+    commands = {name: service.get("command") or [] for name, service in services.items()}
+    workers = {name: c for name, c in commands.items() if isinstance(c, list) and c[3:4] == ["worker"]}
+    assert len(workers) >= 2
+    for name, command in workers.items():
+        assert int(command[command.index("--max-memory-per-child") + 1]) > 0, name
+    only_now = [c for c in workers.values() if c[c.index("-Q") + 1].split(",") == [QUEUE_NOW]]
+    assert only_now, "no worker serves the Sync now queue alone"
+    assert "--max-memory-per-child" in Path(rundemo.__file__).read_text()
+
+
 def test_the_sandbox_imports_nothing_of_the_client() -> None:
     """wow_sandbox/ plays WoW against our client: sharing code with it would hide the client's mistakes."""
     import ast

@@ -71,6 +71,9 @@ class Command(BaseCommand):
                 "2",
                 "-Q",
                 "syncs,syncs-now",
+                # A child that grew past 600 MB (a large first sync) is replaced after its task.
+                "--max-memory-per-child",
+                "600000",
             ],
             "web": [python, "manage.py", "runserver", "--noreload", f"{options['host']}:{options['port']}"],
         }
