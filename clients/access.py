@@ -5,7 +5,8 @@ live here and nowhere else. Two kinds of "no":
 
 - the object is outside what the user may know about (another firm, a client file not given to an
   external contributor): **404**, so ids of other tenants reveal nothing;
-- the object is known but the role may not do this to it: **403** (PermissionDenied).
+- the object is known but the role may not do this to it: **403** (PermissionDenied). A role that may not
+  open client files at all (Pulse) gets 403 on every client file URL of its firm, known or not.
 """
 
 from __future__ import annotations
@@ -111,6 +112,10 @@ def require_client_file(
     if membership is None:
         raise Http404("No such firm.")
     access = FirmAccess(firm=membership.firm, membership=membership)
+    if not access.may(Action.VIEW_CLIENT_FILE):
+        # A role without the sync portal (Pulse) gets one answer for every client file URL, whether the file
+        # exists, was given to the user or not: 403, which reveals nothing about the file.
+        raise PermissionDenied(f"Your role ({membership.get_role_display()}) does not allow this.")
     client_file = ClientFile.objects.filter(firm=access.firm, pk=client_file_id).first()
     if client_file is None or not client_file_visible(access, client_file):
         raise Http404("No such client file.")

@@ -19,13 +19,19 @@ class ThrottledLoginMixin(AuthenticationForm):
     error_messages = {
         **AuthenticationForm.error_messages,
         "throttled": _("Too many failed log-ins. Wait %(minutes)s minutes and try again."),
+        "invalid_login": _(
+            "This e-mail address and password do not match an account. The password is case-sensitive."
+        ),
     }
 
     def clean(self) -> dict[str, Any]:
         username = self.cleaned_data.get("username")
         if not username or not self.cleaned_data.get("password") or self.request is None:
             return super().clean()  # nothing is checked without both; the form says what is missing
-        reservation = login_attempt_reserve(username=username, address=client_address(self.request))
+        # E-mails log in whatever their capitals (clients/backends.py): they count as one for the throttle too.
+        reservation = login_attempt_reserve(
+            username=username.strip().lower(), address=client_address(self.request)
+        )
         if reservation.refused:
             raise forms.ValidationError(
                 self.error_messages["throttled"],

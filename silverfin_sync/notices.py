@@ -81,7 +81,7 @@ TEXTS: dict[str, Promise] = {
     ),
     "wow.company_unknown": _(
         "WinbooksOnWeb knows no company with this code. Copy the code from WinbooksOnWeb's company switcher, "
-        "where it appears in brackets after the company name."
+        "where it appears in brackets after the company name, exactly as written there: capitals matter."
     ),
     "wow.rate_limited": _("WinbooksOnWeb asks us to slow down; the sync will try again shortly."),
     "wow.answer_too_large": _(
@@ -91,6 +91,9 @@ TEXTS: dict[str, Promise] = {
     "wow.too_slow": _("WinbooksOnWeb took too long to answer; the sync will try again later."),
     "wow.unreachable": _(
         "WinbooksOnWeb could not be reached. Check the API location and try again in a few minutes."
+    ),
+    "wow.unreachable_at": _(
+        "WinbooksOnWeb could not be reached at %(address)s. Check the API location and try again."
     ),
     "wow.temporary": _("WinbooksOnWeb had a temporary problem answering; try again in a few minutes."),
     "wow.unusable_answer": _("WinbooksOnWeb answered something we could not use."),
@@ -122,6 +125,7 @@ TEXTS: dict[str, Promise] = {
     "run.cancelled_archived": _("The client file was archived before this run started."),
     # What a run could not take in (issues).
     "issue.unreadable": _("WinbooksOnWeb sent a %(entity)s we cannot read: %(detail)s"),
+    "issue.unreadable_out_of_range": _("WinbooksOnWeb sent a %(entity)s with a number or date out of range."),
     "issue.deleted_but_used": _(
         "Deleted in WinbooksOnWeb, but the ledger still has bookings on it, so it is kept."
     ),
@@ -147,6 +151,8 @@ TEXTS: dict[str, Promise] = {
     ),
     "audit.unlinked": _("Unlinked “%(client_file)s” from company %(old_company_code)s."),
     "audit.schedule_changed": _("Moved the nightly sync of “%(connection)s” from %(old_time)s to %(time)s."),
+    # The demo (silverfin_sync/management/commands/rundemo.py).
+    "demo.sandbox_restarted": _("the demo's WinbooksOnWeb sandbox was restarted and forgot its tokens."),
     "audit.start_date_changed": _(
         "Changed “Do not sync before” of “%(client_file)s” from %(old_start_date)s to %(start_date)s."
     ),
@@ -173,6 +179,9 @@ TEXTS: dict[str, Promise] = {
 # What to do about an issue, by the issue's code.
 HINTS: dict[str, Promise] = {
     "issue.unreadable": _(
+        "Open it in WinbooksOnWeb and check it; it is left out of the ledger until it reads correctly."
+    ),
+    "issue.unreadable_out_of_range": _(
         "Open it in WinbooksOnWeb and check it; it is left out of the ledger until it reads correctly."
     ),
     "issue.deleted_but_used": _(

@@ -1,9 +1,12 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, register_converter
 
 from clients.forms import ThrottledAdminAuthenticationForm
 from clients.views import LoginView
+from silverfin_sync.converters import IdConverter
+
+register_converter(IdConverter, "id")  # before the apps' URLs, which use it
 
 admin.site.site_header = "Silverfin sync: operators"
 # The admin's log-in goes through the same throttle as the site's (clients/throttle.py).

@@ -52,7 +52,10 @@ class LinkForm(forms.Form):
         label=_("WinbooksOnWeb company code"),
         max_length=100,
         error_messages={"required": _("Enter the WinbooksOnWeb company code.")},
-        help_text=_("In WinbooksOnWeb's company switcher, the code in brackets after the company name."),
+        help_text=_(
+            "In WinbooksOnWeb's company switcher, the code in brackets after the company name, exactly as "
+            "written there: capitals matter."
+        ),
     )
     start_date = forms.DateField(
         label=_("Do not sync before (optional)"),

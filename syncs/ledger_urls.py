@@ -4,15 +4,15 @@ from django.urls import path
 
 from . import ledger_views
 
-client = "firms/<slug:firm_slug>/clients/<int:client_file_id>"
+client = "firms/<slug:firm_slug>/clients/<id:client_file_id>"
 
 urlpatterns = [
     path(f"{client}/sync/status/", ledger_views.client_sync_status, name="client_sync_status"),
     path(f"{client}/trial-balance/", ledger_views.trial_balance, name="trial_balance"),
     path(f"{client}/trial-balance.csv", ledger_views.trial_balance_csv, name="trial_balance_csv"),
     path(f"{client}/trial-balance.xlsx", ledger_views.trial_balance_xlsx, name="trial_balance_xlsx"),
-    path(f"{client}/accounts/<int:account_id>/", ledger_views.account_lines, name="account_lines"),
-    path(f"{client}/entries/<int:entry_id>/", ledger_views.entry_detail, name="entry_detail"),
+    path(f"{client}/accounts/<id:account_id>/", ledger_views.account_lines, name="account_lines"),
+    path(f"{client}/entries/<id:entry_id>/", ledger_views.entry_detail, name="entry_detail"),
     path(f"{client}/history/", ledger_views.sync_history, name="sync_history"),
-    path(f"{client}/history/<int:run_id>/", ledger_views.sync_run_detail, name="sync_run_detail"),
+    path(f"{client}/history/<id:run_id>/", ledger_views.sync_run_detail, name="sync_run_detail"),
 ]

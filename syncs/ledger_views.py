@@ -181,10 +181,24 @@ def entry_detail(request: HttpRequest, firm_slug: str, client_file_id: int, entr
     found = ledger_selectors.entry_get_with_lines(client_file=client_file, entry_id=entry_id)
     if found is None:
         raise Http404("No such document in this client file.")
+    # Opened from an account's lines: the breadcrumb leads back there (a bad id simply leaves it out).
+    account_id = request.GET.get("account", "")
+    from_account = (
+        ledger_selectors.account_get(client_file=client_file, account_id=int(account_id))
+        if account_id.isdigit() and len(account_id) < 19
+        else None
+    )
     return render(
         request,
         "ledger/entry_detail.html",
-        _page_context(access, client_file, "trial_balance", document=found),
+        _page_context(
+            access,
+            client_file,
+            "trial_balance",
+            document=found,
+            from_account=from_account,
+            from_period=request.GET.get("period", "")[:40] if from_account else "",
+        ),
     )
 
 

@@ -83,6 +83,7 @@ def _clean_exchange_token(token: str) -> str:
 
 
 def _provider_failure(error: ProviderError, field: str | None = None) -> ValidationError:
+    field = field or error.field
     return ValidationError({field: error.user_message} if field else error.user_message, code=error.kind)
 
 

@@ -102,7 +102,10 @@ def sync_connect_winbooks(request: HttpRequest, firm_slug: str) -> HttpResponse:
             _add_errors(form, error)
         else:
             messages.success(
-                request, gettext("“%(name)s” is connected to WinbooksOnWeb.") % {"name": connection.name}
+                request,
+                gettext("Connected to WinbooksOnWeb.")
+                if connection.name == "WinbooksOnWeb"
+                else gettext("“%(name)s” is connected to WinbooksOnWeb.") % {"name": connection.name},
             )
             return redirect("syncs_tab", firm_slug=access.firm.slug)
     return render(request, "syncs/connect_winbooks.html", _tab_context(access, form=form))
@@ -260,11 +263,27 @@ def _link_message(before: ClientLink | None, after: ClientLink) -> str:
 
 
 @login_required
-@require_POST
 def client_unlink(request: HttpRequest, firm_slug: str, client_file_id: int) -> HttpResponse:
+    """GET asks for confirmation (the client file stops syncing); POST removes the link."""
     access, client_file = require_client_file(
         request.user, firm_slug, client_file_id, Action.LINK_CLIENT_FILE
     )
+    if request.method != "POST":
+        link = selectors.client_link_active(client_file=client_file)
+        if link is None:
+            return redirect("client_file_detail", firm_slug=access.firm.slug, client_file_id=client_file.pk)
+        return render(
+            request,
+            "syncs/unlink_confirm.html",
+            {
+                "access": access,
+                "firm": access.firm,
+                "client_file": client_file,
+                "link": link,
+                "active_tab": "client_files",
+                "can_view_syncs": access.may(Action.VIEW_SYNCS),
+            },
+        )
     if services.client_link_remove(client_file=client_file, actor=_user(request)):
         messages.success(request, gettext("The link is removed. The ledger and the sync history are kept."))
     return redirect("client_file_detail", firm_slug=access.firm.slug, client_file_id=client_file.pk)

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from tests.a11y import axe_violations
+
 # Playwright's sync API runs an event loop in the test thread; Django would then refuse database access
 # from that thread. The tests own that thread, so the guard does not apply to them.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -68,7 +70,11 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     yield page
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    # Every browser test's last page passes axe-core too (tests/pages/ checks every page on purpose).
+    checked = page.url.startswith("http") and not request.node.get_closest_marker("no_axe")
+    violations = axe_violations(page) if checked else []
     context.close()
+    assert not violations, f"accessibility (axe-core) on {page.url}: {violations}"
 
 
 @pytest.fixture(autouse=True)

@@ -38,11 +38,14 @@ class ProviderError(Exception):
     in the active language, for a form or a command answering now.
     """
 
-    def __init__(self, notice: Notice, *, kind: ErrorKind, retry_after: float | None = None) -> None:
+    def __init__(
+        self, notice: Notice, *, kind: ErrorKind, retry_after: float | None = None, field: str | None = None
+    ) -> None:
         super().__init__(notice.code)
         self.notice = notice
         self.kind = kind
         self.retry_after = retry_after
+        self.field = field  # the form field the notice is about (e.g. the API location), when there is one
 
     @property
     def user_message(self) -> str:

@@ -122,6 +122,15 @@ def stream_count() -> int:
 
 
 @register.filter
+def vat_code(code: str | None) -> str:
+    """A VAT code as accountants read it: Belgian codes that are a rate ("21", "6", "0") with their "%"."""
+    if not code:
+        return ""
+    text = str(code).strip()
+    return f"{text} %" if text.replace(".", "", 1).isdigit() else text
+
+
+@register.filter
 def number(value: int | str | None) -> str:
     """A count with its thousands grouped in the reader's language: 12,345 or 12.345."""
     return format_count(value)

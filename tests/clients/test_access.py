@@ -23,7 +23,7 @@ EXPECTED = {
         "client_file_other": 404,
         "syncs_tab": 403,
     },
-    Role.PULSE: {"firm_overview": 403, "client_file_given": 403, "client_file_other": 404, "syncs_tab": 403},
+    Role.PULSE: {"firm_overview": 403, "client_file_given": 403, "client_file_other": 403, "syncs_tab": 403},
 }
 
 

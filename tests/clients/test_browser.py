@@ -40,4 +40,4 @@ def test_external_contributor_sees_only_the_given_file_and_no_syncs_tab(
 
 def test_a_wrong_password_shows_a_message(page: Any, live_server: Any, world: FirmWorld) -> None:
     log_in(page, live_server, world.staff.username, password="wrong")
-    assert page.get_by_role("alert").inner_text().startswith("Please enter a correct username and password")
+    assert page.get_by_role("alert").inner_text().startswith("This e-mail address and password do not match")

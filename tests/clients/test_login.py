@@ -17,7 +17,7 @@ def _clear_cache() -> None:
 def test_a_wrong_password_is_refused_with_a_message(client: Client, world: FirmWorld) -> None:
     response = client.post(reverse("login"), {"username": world.staff.username, "password": "nope"})
     assert response.status_code == 200
-    assert "Please enter a correct username and password" in response.content.decode()
+    assert "This e-mail address and password do not match an account." in response.content.decode()
     assert "_auth_user_id" not in client.session
 
 

@@ -1,7 +1,7 @@
 """The role-by-page matrix for every page of the client file's ledger and history.
 
 Admins and staff see every client file; external contributors see the ones given to them (404 for the
-others); Pulse users get 403 on a file given to them and 404 on the others; another firm's users get 404;
+others); Pulse users get 403 on every file, given to them or not; another firm's users get 404;
 anonymous users are sent to log in.
 """
 
@@ -37,7 +37,7 @@ EXPECTED = {
     Role.ADMIN: {"given": 200, "other": 200},
     Role.STAFF: {"given": 200, "other": 200},
     Role.EXTERNAL: {"given": 200, "other": 404},
-    Role.PULSE: {"given": 403, "other": 404},
+    Role.PULSE: {"given": 403, "other": 403},
 }
 
 

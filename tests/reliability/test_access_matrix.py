@@ -62,7 +62,7 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "sync_schedule": ("MMMMLM", "AFFFLN"),
     "client_file_detail": ("AAAFLN", "AAAFLN"),
     "client_link": ("MMMMLM", "AAFFLN"),
-    "client_unlink": ("MMMMLM", "AAFFLN"),
+    "client_unlink": ("AAFFLN", "AAFFLN"),  # GET asks for confirmation
     "client_sync_now": ("MMMMLM", "AAFFLN"),
     "client_sync_status": ("AAAFLN", "MMMMMM"),
     "trial_balance": ("AAAFLN", "MMMMLM"),

@@ -116,13 +116,13 @@ CONNECT_BAD: dict[str, list[tuple[str, str | None, str]]] = {
         ("tök€n", None, WOW_REFUSED_TOKEN),
     ],
     "api_url": [
-        ("javascript:alert(1)", None, NOT_A_WEB_ADDRESS),
-        ("ftp://x.be", None, NOT_A_WEB_ADDRESS),
-        ("http://evil.example.com", None, NOT_HTTPS),
-        ("https://u@host.be", None, NOT_PLAIN),
-        ("https://host.be/?x=1", None, NOT_PLAIN),
+        ("javascript:alert(1)", "api_url", NOT_A_WEB_ADDRESS),
+        ("ftp://x.be", "api_url", NOT_A_WEB_ADDRESS),
+        ("http://evil.example.com", "api_url", NOT_HTTPS),
+        ("https://u@host.be", "api_url", NOT_PLAIN),
+        ("https://host.be/?x=1", "api_url", NOT_PLAIN),
         (LONG, "api_url", TOO_LONG),
-        (SCRIPT, None, NOT_A_WEB_ADDRESS),
+        (SCRIPT, "api_url", NOT_A_WEB_ADDRESS),
     ],
 }
 

@@ -146,7 +146,7 @@ def test_parallel_guesses_cannot_race_past_the_limit(
             raise AssertionError("the live server never took the request")
         body = response.text
         outcomes.append(
-            THROTTLED if "Too many failed log-ins" in body else WRONG if "correct" in body else body
+            THROTTLED if "Too many failed log-ins" in body else WRONG if "do not match" in body else body
         )
 
     threads = [threading.Thread(target=guess, args=(n,)) for n in range(40)]

@@ -43,7 +43,7 @@ def test_an_admin_connects_the_firm_through_the_whole_flow(
     page.get_by_label("Exchange token", exact=True).fill(wow_sandbox.exchange_token())
     page.get_by_role("button", name="Set up synchronisation with WinbooksOnWeb").click()
     expect(page).to_have_url(re.compile(rf"/firms/{world.firm.slug}/syncs/$"))
-    expect(page.get_by_text("is connected to WinbooksOnWeb")).to_be_visible()
+    expect(page.get_by_text("Connected to WinbooksOnWeb.")).to_be_visible()
     row = page.locator("table").first.get_by_role("row", name=re.compile("^WinbooksOnWeb"))
     expect(row).to_contain_text("Connected")
     expect(row).to_contain_text(world.admin.username)

@@ -7,6 +7,7 @@ ending, stops them all.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -14,9 +15,30 @@ import time
 from typing import Any
 
 import requests
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from silverfin_sync.demo_only import demo_command_refuse_in_production
+from silverfin_sync.notices import Notice
+
+
+def forget_sandbox_connections(sandbox_url: str) -> int:
+    """The sandbox keeps its tokens in memory: after a restart, connections to it hold tokens it no longer
+    knows. They are marked "needs reconnecting" (audited) instead of looking connected and failing."""
+    from syncs.connections import connection_mark_needs_reconnect
+    from syncs.models import Connection
+
+    stale = Connection.objects.filter(
+        api_url__in=[sandbox_url, sandbox_url.replace("127.0.0.1", "localhost")],
+        status=Connection.Status.CONNECTED,
+    ).values_list("pk", flat=True)
+    return sum(
+        connection_mark_needs_reconnect(
+            connection_id=pk,
+            reason=Notice("demo.sandbox_restarted"),
+        )
+        for pk in list(stale)
+    )
 
 
 class Command(BaseCommand):
@@ -75,7 +97,16 @@ class Command(BaseCommand):
                 "--max-memory-per-child",
                 "600000",
             ],
-            "web": [python, "manage.py", "runserver", "--noreload", f"{options['host']}:{options['port']}"],
+            # --insecure: static files served with DEBUG off, so the demo shows the product's own 403/404/500
+            # pages, as production does, instead of Django's debug pages.
+            "web": [
+                python,
+                "manage.py",
+                "runserver",
+                "--noreload",
+                "--insecure",
+                f"{options['host']}:{options['port']}",
+            ],
         }
         children: dict[str, subprocess.Popen[bytes]] = {}
         stopping = False
@@ -86,9 +117,15 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
-        for name, command in commands.items():
-            children[name] = subprocess.Popen(command)  # noqa: S603
         sandbox_url = f"http://127.0.0.1:{options['sandbox_port']}"
+        forgotten = forget_sandbox_connections(sandbox_url)
+        settings.VAR_DIR.mkdir(exist_ok=True)
+        sandbox_log = (settings.VAR_DIR / "sandbox.log").open("ab")
+        for name, command in commands.items():
+            # The sandbox prints a token of its own: only the one below is meant for the user.
+            output = sandbox_log if name == "sandbox" else None
+            env = {**os.environ, "DJANGO_DEBUG": "false"} if name == "web" else None
+            children[name] = subprocess.Popen(command, stdout=output, env=env)  # noqa: S603
         token = self._exchange_token(sandbox_url)
         self.stdout.write(
             "\n"
@@ -101,6 +138,12 @@ class Command(BaseCommand):
             f"    API location    {sandbox_url}   (under Advanced)\n"
             "  then link a client file to the company code DEMO_BV.\n"
             "E-mails (a sync needing reconnecting, the daily digest) are printed on this console.\n"
+            + (
+                f"  The sandbox starts afresh each time: {forgotten} sync(s) connected to it before are marked\n"
+                "  'Needs reconnecting'; reconnect them with the token above.\n"
+                if forgotten
+                else ""
+            )
         )
         try:
             while not stopping:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -28,6 +29,8 @@ from clients.ledger.rows import (
 from clients.ledger.streams import CUSTOMERS, STREAM_BY_KEY, SUPPLIERS
 
 from ..base import NO_KEY, Key, StreamPage
+
+logger = logging.getLogger(__name__)
 
 _UUID = uuid.UUID
 _new = object.__new__
@@ -262,15 +265,19 @@ def convert(stream: str, raw: dict[str, Any]) -> tuple[Any | None, Rejected | No
         # by the ledger's writer, which every document reaches whichever way it was decoded.
         return (row if stream == "entries" else row_admitted(row)), None
     except (winbooks.WinbooksBadPayload, ValueError, TypeError, ArithmeticError) as error:
-        problem = getattr(error, "message", None) or str(error)
         entity = STREAM_BY_KEY[stream].entity
-        return None, Rejected(
-            entity=entity,
-            wow_id=_text(raw.get("Id")),
-            reference=_reference(raw),
+        if isinstance(error, ArithmeticError | TypeError) and not isinstance(
+            error, winbooks.WinbooksBadPayload
+        ):
+            # Python's own words ("Python int too large to convert to C int") are for the logs.
+            logger.warning("Unreadable %s %s: %s: %s", stream, raw.get("Id"), type(error).__name__, error)
+            code, params = "issue.unreadable_out_of_range", {"entity": entity}
+        else:
+            problem = getattr(error, "message", None) or str(error)
             # The detail is the client's own (winbooks/ knows no Django), naming the field and the value.
-            code="issue.unreadable",
-            params={"entity": entity, "detail": problem[:400]},
+            code, params = "issue.unreadable", {"entity": entity, "detail": problem[:400]}
+        return None, Rejected(
+            entity=entity, wow_id=_text(raw.get("Id")), reference=_reference(raw), code=code, params=params
         )
 
 

@@ -11,10 +11,11 @@ import datetime as dt
 import logging
 
 import winbooks
+from silverfin_sync.notices import Notice
 from winbooks import query as q
 
 from ..api_location import address_check, clean_api_url
-from ..base import Credentials
+from ..base import Credentials, ProviderError
 from .errors import user_error
 from .reader import WinbooksReader
 from .tokens import client_for_connection
@@ -28,7 +29,11 @@ class WinbooksProvider:
     default_api_url = "https://rapi.winbooksonweb.be"
 
     def exchange(self, *, api_url: str, email: str, exchange_token: str) -> Credentials:
-        api_url = clean_api_url(api_url)
+        try:
+            api_url = clean_api_url(api_url)
+        except ProviderError as error:
+            error.field = "api_url"
+            raise
         try:
             # A person waits on the page (and a web worker with them): a few seconds, no retries.
             tokens = winbooks.exchange_token(
@@ -39,6 +44,11 @@ class WinbooksProvider:
                 max_retries=0,
                 address_allowed=address_check(),
             )
+        except winbooks.WinbooksUnreachable as error:
+            logger.info("WinbooksOnWeb not reachable at %s: %s", api_url, error)
+            raise ProviderError(
+                Notice("wow.unreachable_at", {"address": api_url}), kind="transient", field="api_url"
+            ) from error
         except winbooks.WinbooksError as error:
             logger.info("WinbooksOnWeb token exchange refused: %s", type(error).__name__)
             raise user_error(error, during="connect") from error
