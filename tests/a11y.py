@@ -22,7 +22,9 @@ def axe_source() -> str:
 def axe_violations(page: Any) -> list[dict[str, Any]]:
     """The page's serious and critical violations, each with its rule, help and the offending elements."""
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
-        page.evaluate(axe_source())  # through DevTools: the pages' Content-Security-Policy refuses inline scripts
+        page.evaluate(
+            axe_source()
+        )  # through DevTools: the pages' Content-Security-Policy refuses inline scripts
     result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     return [
         {
