@@ -231,6 +231,11 @@ SYNC_MAX_RETRIES = env.int("SYNC_MAX_RETRIES", default=5)
 # No firm runs more syncs at once than this, across all workers (its other runs wait in the queue), so one
 # firm's hundreds of files or one slow WoW host cannot hold every worker.
 SYNC_MAX_RUNNING_PER_FIRM = env.int("SYNC_MAX_RUNNING_PER_FIRM", default=2)
+# At most this many requests in flight per WoW connection (licence), across all workers (a Redis semaphore
+# with leases, syncs/providers/winbooks/slots.py); a request waits this long for a slot before the run is
+# retried later. No cap without Redis.
+WOW_MAX_CONCURRENT_REQUESTS = env.int("WOW_MAX_CONCURRENT_REQUESTS", default=4)
+WOW_SLOT_WAIT_SECONDS = env.float("WOW_SLOT_WAIT_SECONDS", default=30.0)
 SYNC_TIME_LIMIT_SECONDS = env.int("SYNC_TIME_LIMIT_SECONDS", default=3 * 3600)
 # WinbooksOnWeb API locations (syncs/providers/api_location.py). Restricted (production): https on these hosts
 # only, resolving to public addresses only; otherwise plain http to this machine (the sandbox) is allowed too.

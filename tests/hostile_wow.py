@@ -46,6 +46,8 @@ class HostileServer(ThreadingHTTPServer):
         self.retry_after = "1e308"
         self.requests = 0
         self.bytes_sent = 0
+        self.in_flight = 0
+        self.most_in_flight = 0  # the most answers being given at the same time
         self.closed = threading.Event()
         self._lock = threading.Lock()
 
@@ -84,6 +86,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.count(len(data))
 
     def _answer(self) -> None:
+        server = self.server
+        with server._lock:
+            server.in_flight += 1
+            server.most_in_flight = max(server.most_in_flight, server.in_flight)
+        try:
+            self._answer_as_told()
+        finally:
+            with server._lock:
+                server.in_flight -= 1
+
+    def _answer_as_told(self) -> None:
         server = self.server
         server.count(request=True)
         behaviour = server.behaviour

@@ -69,6 +69,7 @@ from .records import (
     Vat,
     record_from_json,
 )
+from .transport import SlotUnavailable
 
 __all__ = [
     "DEFAULT_API_URL",
@@ -95,6 +96,7 @@ __all__ = [
     "Query",
     "Record",
     "RefreshCoordinator",
+    "SlotUnavailable",
     "Supplier",
     "Third",
     "TokenSet",

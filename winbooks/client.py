@@ -9,10 +9,12 @@ continuations, is counted in ``api_calls`` and ``api_calls_by_kind``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random as _random
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -50,7 +52,15 @@ from .exceptions import (
 from .pagination import Key, Page, decoded_key, deep_merge, keyset_query, merge_chunks, record_key
 from .query import Condition, Query
 from .records import Record
-from .transport import AddressRefused, AnswerTooLarge, DeadlinePassed, Exchange, bounded_session, read_body
+from .transport import (
+    AddressRefused,
+    AnswerTooLarge,
+    DeadlinePassed,
+    Exchange,
+    SlotUnavailable,
+    bounded_session,
+    read_body,
+)
 
 __all__ = [
     "DEFAULT_API_URL",
@@ -154,6 +164,10 @@ class WinbooksClient:
     requests are only repeated when the server cannot have consumed the single-use grant (429, 503,
     connection never established).
 
+    ``exchange_slot(seconds)``, when given, is entered around each exchange (a slot of the licence's cap
+    on concurrent requests, held at most ``seconds``); ``SlotUnavailable`` from it ends the call as
+    ``WinbooksRateLimited``.
+
     ``address_allowed(ip)``, when given, is asked about the address each new connection reached (after DNS
     resolution, on the connected socket); a refused one ends the call as ``WinbooksUnreachable``.
 
@@ -181,6 +195,7 @@ class WinbooksClient:
         backoff_cap: float = 30.0,
         limits: Limits | None = None,
         address_allowed: Callable[[str], bool] | None = None,
+        exchange_slot: Callable[[float], AbstractContextManager[None]] | None = None,
     ) -> None:
         if not api_url.startswith(("https://", "http://")):
             raise ValueError("api_url must start with https:// or http://")
@@ -205,6 +220,7 @@ class WinbooksClient:
         self._backoff_cap = backoff_cap
         self._limits = limits or Limits()
         self._address_allowed = address_allowed
+        self._exchange_slot = exchange_slot
         #: Every HTTP request made (token calls, retries and ContinuePath continuations included).
         self.api_calls = 0
         #: The same count per kind: "token", "get", "list", "criteria".
@@ -571,7 +587,7 @@ class WinbooksClient:
             self.api_calls += 1
             self.api_calls_by_kind[kind] = self.api_calls_by_kind.get(kind, 0) + 1
             try:
-                with exchange:
+                with self._slot(exchange), exchange:
                     response = self._session.request(
                         method,
                         url,
@@ -586,6 +602,15 @@ class WinbooksClient:
                 raise self._too_large(answer_limit < limits.max_answer_bytes, method, url) from None
             except DeadlinePassed:
                 raise self._exchange_deadline(cut_by_call, method, url) from None
+            except SlotUnavailable:
+                # Other workers hold every request slot of this licence: try the run again a little later.
+                raise WinbooksRateLimited(
+                    "too many requests to this WinbooksOnWeb licence at once; try again shortly",
+                    retry_after=30.0,
+                    status=None,
+                    method=method,
+                    url=url,
+                ) from None
             except AddressRefused:
                 # Said no more precisely: what is (or is not) at an address must not be learnt from here.
                 raise WinbooksUnreachable(
@@ -642,6 +667,12 @@ class WinbooksClient:
                 call.retries += 1
                 continue
             return response
+
+    def _slot(self, exchange: Exchange) -> AbstractContextManager[object]:
+        """One of the licence's request slots for this exchange (shared across workers), when capped."""
+        if self._exchange_slot is None:
+            return contextlib.nullcontext()
+        return self._exchange_slot(max(0.0, exchange.remaining()))
 
     def _can_wait(self, call: _Call, delay: float) -> bool:
         """Whether sleeping ``delay`` before a retry still leaves the call time to send it."""

@@ -25,7 +25,15 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-__all__ = ["AddressRefused", "AnswerTooLarge", "DeadlinePassed", "Exchange", "bounded_session", "read_body"]
+__all__ = [
+    "AddressRefused",
+    "AnswerTooLarge",
+    "DeadlinePassed",
+    "Exchange",
+    "SlotUnavailable",
+    "bounded_session",
+    "read_body",
+]
 
 _READ_PIECE = 64 * 1024
 
@@ -40,6 +48,10 @@ class AnswerTooLarge(Exception):
 
 class DeadlinePassed(Exception):
     """The exchange's deadline passed before the answer was complete."""
+
+
+class SlotUnavailable(Exception):
+    """The caller's ``exchange_slot`` found no free slot in time (too many requests to one host at once)."""
 
 
 class AddressRefused(Exception):

@@ -4,17 +4,20 @@ worker or a broker message), and retries counted on the run across re-sends."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from typing import Any
 
 import pytest
 from django.utils import timezone
 
-from syncs.models import ClientLink, SyncRun
+from syncs.models import ClientLink, Connection, SyncRun
+from syncs.providers.winbooks.tokens import client_for_connection
 from syncs.runs import FirmAtCapacity, RunNotClaimed, sync_run_claim
 from syncs.schedule import sync_dispatch_due
 from syncs.tasks import run_sync
 from tests.factories import ClientFileFactory
 from tests.fixtures import FirmWorld
+from tests.hostile_wow import hostile_server
 
 from .helpers import connect_and_link, fault
 
@@ -91,3 +94,36 @@ def test_retries_are_counted_on_the_run_across_re_sends(
     run.refresh_from_db()
     assert run.status == SyncRun.Status.FAILED
     assert "Gave up after 3 retries" in run.error_message
+
+
+def test_a_licence_gets_no_more_requests_at_once_than_its_cap_whatever_the_workers(
+    world: FirmWorld, other_world: FirmWorld, wow_sandbox: Any, settings: Any
+) -> None:
+    """Four readers of one connection (as four workers would be) against a slow host: never more than the
+    cap in flight at once; another firm's connection has slots of its own."""
+    settings.WOW_MAX_CONCURRENT_REQUESTS = 1
+    ours = connect_and_link(world, wow_sandbox).connection_id
+    theirs = connect_and_link(other_world, wow_sandbox).connection_id
+    with hostile_server("slow", interval=0.3) as server:
+        Connection.objects.filter(pk__in=[ours, theirs]).update(api_url=server.url)
+        clients = [client_for_connection(ours) for _ in range(4)]
+
+        def read(client: Any) -> None:
+            for _ in range(3):
+                list(client.iter_all("Journal", "DEMO"))
+
+        threads = [threading.Thread(target=read, args=(client,)) for client in clients]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert server.requests == 12 and server.most_in_flight == 1
+
+        server.most_in_flight = 0
+        both = [client_for_connection(ours), client_for_connection(theirs)]
+        threads = [threading.Thread(target=read, args=(client,)) for client in both]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert server.most_in_flight == 2  # one licence's cap does not hold another back

@@ -23,6 +23,7 @@ from syncs.models import Connection
 from ..api_location import address_check
 from ..base import ProviderError
 from .errors import user_error
+from .slots import licence_slot
 
 
 def stored_tokens(connection: Connection) -> winbooks.TokenSet:
@@ -52,6 +53,7 @@ def client_for_connection(connection_id: int, **options: Any) -> winbooks.Winboo
         tokens=stored_tokens(connection),
         refresh_coordinator=coordinate,
         address_allowed=address_check(),
+        exchange_slot=licence_slot(connection_id),
         **options,
     )
 
