@@ -100,6 +100,24 @@ def test_an_account_rename_and_a_deleted_document_arrive(link: ClientLink, wow_s
     assert_ledger_equals_sandbox(link.client_file, wow_sandbox.snapshot())
 
 
+def test_a_line_altered_behind_the_engines_back_is_found_by_the_proof_and_healed(
+    link: ClientLink, wow_sandbox: Any
+) -> None:
+    """A ledger line changed without a new version in WoW (a restore, a manual edit): only the proof's
+    per-account sums see it, and the heal must rewrite the period's documents although their versions say
+    unchanged."""
+    run_sync(link)
+    line = EntryLine.objects.filter(client_file=link.client_file, amount__gt=0).order_by("pk").first()
+    assert line is not None and line.period_id is not None
+    EntryLine.objects.filter(pk=line.pk).update(amount=line.amount + 1)
+    run = run_sync(link)
+    assert run.status == SyncRun.Status.SUCCEEDED and run.reconciled is True, run.error_message
+    [check] = PeriodCheck.objects.filter(run=run, period_id=line.period_id)
+    assert check.healed and check.ties_out
+    assert EntryLine.objects.get(pk=line.pk).amount == line.amount
+    assert_ledger_equals_sandbox(link.client_file, wow_sandbox.snapshot())
+
+
 def test_two_sync_requests_give_one_run(link: ClientLink) -> None:
     first, _ = sync_run_request(link=link, trigger=SyncRun.Trigger.MANUAL)
     second, created_second = sync_run_request(link=link, trigger=SyncRun.Trigger.MANUAL)
