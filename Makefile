@@ -11,7 +11,7 @@ DEMO_PORT ?= 8000
 SANDBOX_PORT ?= 8765
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint bench audit lock system-deps-test system-deps-gettext venv clean messages catalogues-check catalogues-compile
+.PHONY: demo test lint bench audit lock mutation system-deps-test system-deps-gettext venv clean messages catalogues-check catalogues-compile
 
 # Every package at the version of the lock file (requirements-dev.lock: the product's and the dev tools';
 # the Dockerfile installs requirements.lock, the product's only). `make lock` refreshes both from pyproject.toml.
@@ -84,6 +84,11 @@ LOCK_OPTIONS := --quiet --strip-extras --no-emit-index-url --no-emit-find-links
 lock: $(STAMP)
 	$(BIN)/pip-compile $(LOCK_OPTIONS) --output-file requirements.lock pyproject.toml
 	$(BIN)/pip-compile $(LOCK_OPTIONS) --extra dev --output-file requirements-dev.lock pyproject.toml
+
+# Mutation testing of access, the log-in throttle, the engine's fingerprints and proof, the run claim and the
+# export writers (bench/mutation.py; slow: not part of make test). Writes bench/results/mutation.md.
+mutation: system-deps-test $(STAMP)
+	$(BIN)/python -m tests.services -- $(BIN)/python -m bench.mutation
 
 clean:
 	rm -rf $(VENV) var

@@ -1,0 +1,225 @@
+"""Mutation testing of the modules where a silent regression costs most (issue #23): ``make mutation``.
+
+mutmut changes one thing at a time in the code (a ``<`` into ``<=``, a constant, a removed call) and runs the
+tests that reach the changed function; a change no test notices is a *surviving* mutant, a hole in the tests.
+The targets and the tests each may run are ``[tool.mutmut]`` in pyproject.toml; which functions count, per
+target, and how long each may take, is ``TARGETS`` below. The report (score per target, every survivor with
+its diff) is printed and written to ``bench/results/mutation.md``.
+
+Run under ``tests.services`` (the Makefile does), which provides the PostgreSQL and Redis the tests use.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+REPORT = ROOT / "bench" / "results" / "mutation.md"
+MUTMUT = [sys.executable, "-m", "mutmut"]
+
+# Target: groups of mutant-name patterns (mutmut names a mutant ``module.x_function__mutmut_N``, a method
+# ``module.xǁClassǁmethod__mutmut_N``), run one group after another; the share of mutants that must be
+# killed; and the minutes the target may take (on a loaded machine the run is cut there, and the report says
+# how many mutants were left unchecked).
+TARGETS: dict[str, tuple[list[str], float, float]] = {
+    "access (clients/access.py)": (["clients.access.*"], 1.0, 7),
+    "log-in throttle (clients/throttle.py)": (["clients.throttle.*"], 1.0, 7),
+    "run claim (syncs/runs.py sync_run_claim)": (["syncs.runs.x_sync_run_claim__mutmut_*"], 0.9, 4),
+    "export writers (syncs/exports.py)": (["syncs.exports.*"], 0.9, 7),
+    "engine: fingerprints and proof (syncs/engine.py)": (
+        [
+            f"syncs.engine.x_{name}__mutmut_*"
+            for name in (
+                "_fingerprint",
+                "_differences",
+                "_accounts_to_prove",
+                "_accounts_to_rebuild",
+                "_wow_sums",
+                "_detect_entry_gaps",
+                "_reconcile_period_ids",
+                "_heal_period",
+                "_prove_and_heal",
+            )
+        ],
+        0.9,
+        10,
+    ),
+}
+# Scale every budget (MUTATION_BUDGET_SCALE=3 on an idle machine to check everything, 0 for no limit).
+BUDGET_SCALE = float(os.environ.get("MUTATION_BUDGET_SCALE", "1"))
+
+KILLED = {"killed", "caught by type check"}
+
+
+@dataclass
+class Target:
+    name: str
+    patterns: list[str]
+    required: float
+    minutes: float
+    statuses: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def killed(self) -> int:
+        return sum(status in KILLED for status in self.statuses.values())
+
+    @property
+    def score(self) -> float:
+        return self.killed / self.checked if self.checked else 0.0
+
+    @property
+    def checked(self) -> int:
+        return sum(status != "not checked" for status in self.statuses.values())
+
+    @property
+    def survivors(self) -> list[str]:
+        return sorted(name for name, status in self.statuses.items() if status == "survived")
+
+    @property
+    def other(self) -> dict[str, int]:
+        """Mutants neither killed nor survived: not checked in time, no test reaches them, timeouts."""
+        found: dict[str, int] = {}
+        for status in self.statuses.values():
+            if status not in KILLED and status != "survived":
+                found[status] = found.get(status, 0) + 1
+        return found
+
+    @property
+    def met(self) -> bool:
+        return bool(self.statuses) and not self.other and self.score >= self.required
+
+
+def mutmut(*args: str) -> str:
+    result = subprocess.run([*MUTMUT, *args], cwd=ROOT, capture_output=True, text=True, check=False)
+    return result.stdout
+
+
+def run_mutants(patterns: list[str], budget_seconds: float | None) -> bool:
+    """Run the mutants matching ``patterns``; stop (gracefully: results so far are kept) at the budget.
+    True when every one was run."""
+    process = subprocess.Popen([*MUTMUT, "run", "--max-children", "1", *patterns], cwd=ROOT)
+    try:
+        return process.wait(timeout=budget_seconds) == 0
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        return False
+
+
+def run_targets(targets: list[Target]) -> float:
+    shutil.rmtree(ROOT / "mutants", ignore_errors=True)  # a fresh run, never a stale cache
+    started = time.monotonic()
+    # Generating the mutants and learning which tests reach which function, once (one mutant is run too).
+    run_mutants(["clients.access.x_can__mutmut_1"], None)
+    for target in targets:
+        deadline = time.monotonic() + target.minutes * 60 * BUDGET_SCALE
+        for pattern in target.patterns:
+            left = deadline - time.monotonic() if BUDGET_SCALE else None
+            if left is not None and left <= 0:
+                break
+            run_mutants([pattern], left)
+    return time.monotonic() - started
+
+
+def collect(targets: list[Target]) -> None:
+    for line in mutmut("results", "--all", "true").splitlines():
+        match = re.match(r"^\s+(\S+): (.+)$", line)
+        if not match:
+            continue
+        name, status = match[1], match[2].strip()
+        for target in targets:
+            if any(fnmatch.fnmatchcase(name, pattern) for pattern in target.patterns):
+                target.statuses[name] = status
+
+
+def report(targets: list[Target], seconds: float) -> str:
+    today = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+    ).stdout.strip()
+    lines = [
+        "# Mutation testing report (`make mutation`)",
+        "",
+        f"Run {today} on commit {commit}, {seconds / 60:.0f} min (mutmut 3, one mutant at a time), "
+        f"time budgets x {BUDGET_SCALE:g}.",
+        "",
+        "Score = killed / mutants checked. A target is met when every mutant was checked and the score is at",
+        "least the one required. 'Other' are mutants not checked within the target's time budget, mutants no",
+        "selected test reaches, and timeouts (on a loaded machine a timeout says little, so it is not counted",
+        "as killed).",
+        "",
+        "| target | mutants | checked | killed | survived | other | score | required | met |",
+        "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |",
+    ]
+    for t in targets:
+        other = ", ".join(f"{n} {status}" for status, n in sorted(t.other.items())) or "-"
+        score = t.killed / t.checked if t.checked else 0.0
+        lines.append(
+            f"| {t.name} | {len(t.statuses)} | {t.checked} | {t.killed} | {len(t.survivors)} | {other} "
+            f"| {score:.0%} | {t.required:.0%} | {'yes' if t.met else 'NO'} |"
+        )
+    for t in targets:
+        if not t.survivors:
+            continue
+        lines += ["", f"## Surviving mutants: {t.name}", ""]
+        for name in t.survivors:
+            diff = mutmut("show", name).strip()
+            changed = [
+                row
+                for row in diff.splitlines()
+                if row.startswith(("+", "-")) and not row.startswith(("+++", "---"))
+            ]
+            lines += [
+                f"- `{name}` ({t.statuses[name]})",
+                "",
+                "  ```diff",
+                *[f"  {row}" for row in changed],
+                "  ```",
+            ]
+    return "\n".join(lines) + "\n"
+
+
+def check_copied_packages() -> None:
+    """mutmut runs the tests in a copy of the project (mutants/): every top-level package must be copied,
+    or a new app added since pyproject.toml's [tool.mutmut] was written fails every test."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
+    copied = set(config["source_paths"]) | set(config["also_copy"]) | {"tests", "mutants"}
+    missing = sorted(
+        path.parent.name
+        for path in ROOT.glob("*/__init__.py")
+        if path.parent.name not in copied and not path.parent.name.startswith(".")
+    )
+    if missing:
+        raise SystemExit(f"Add {missing} to also_copy in [tool.mutmut] (pyproject.toml)")
+
+
+def main() -> int:
+    check_copied_packages()
+    targets = [Target(name, *spec) for name, spec in TARGETS.items()]
+    seconds = run_targets(targets)
+    collect(targets)
+    text = report(targets, seconds)
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT.write_text(text, encoding="utf-8")
+    print(text)
+    print(f"Written to {REPORT.relative_to(ROOT)}")
+    return 0 if all(t.met for t in targets) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
