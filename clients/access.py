@@ -28,6 +28,9 @@ class Action(StrEnum):
     VIEW_CLIENT_FILE = "view_client_file"  # a client file: ledger, sync status and history
     LINK_CLIENT_FILE = "link_client_file"  # link a client file to a sync, change or remove the link
     SYNC_CLIENT_FILE = "sync_client_file"  # "Sync now"
+    LOCK_BOOKS = "lock_books"  # close a client file's books up to a later period end
+    UNLOCK_BOOKS = "unlock_books"  # move the lock date back, or remove it: admins only
+    ACCEPT_CHANGES = "accept_changes"  # accept the changes syncs made in closed periods
     MANAGE_FIRM = "manage_firm"  # the firm's settings, such as its default language
     # Add, edit, archive and import client files: admins, and staff when the firm allows it.
     MANAGE_CLIENT_FILES = "manage_client_files"
@@ -43,6 +46,8 @@ _ROLE_ACTIONS: dict[str, frozenset[Action]] = {
             Action.VIEW_CLIENT_FILE,
             Action.LINK_CLIENT_FILE,
             Action.SYNC_CLIENT_FILE,
+            Action.LOCK_BOOKS,
+            Action.ACCEPT_CHANGES,
         }
     ),
     Role.EXTERNAL: frozenset({Action.VIEW_FIRM, Action.VIEW_CLIENT_FILE}),

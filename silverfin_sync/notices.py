@@ -156,6 +156,14 @@ TEXTS: dict[str, Promise] = {
     "audit.start_date_changed": _(
         "Changed “Do not sync before” of “%(client_file)s” from %(old_start_date)s to %(start_date)s."
     ),
+    # Closed books (syncs/locks.py).
+    "audit.books_locked": _(
+        "Closed the books of “%(client_file)s” up to %(lock_date)s (before: %(old_lock_date)s)."
+    ),
+    "audit.books_unlocked": _("Reopened every period of “%(client_file)s” (closed up to %(old_lock_date)s)."),
+    "audit.alert_accepted": _(
+        "Accepted the changes in the closed periods of “%(client_file)s” (%(count)s account(s))."
+    ),
     # The firm's administration (administration/services.py).
     "audit.file_added": _("Added the client file “%(client_file_name)s” (%(file_code)s)."),
     "audit.file_edited": _(

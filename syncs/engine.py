@@ -42,12 +42,13 @@ from clients.ledger import (
     ledger_period_days,
     ledger_period_fingerprints,
 )
-from clients.ledger.streams import ENTRIES, LINES_KEY, MASTER_STREAMS, STREAMS, Stream
+from clients.ledger.streams import ACCOUNTS, ENTRIES, LINES_KEY, MASTER_STREAMS, STREAMS, Stream
 from clients.models import Account, Entry, Period
 from silverfin_sync.notices import Notice
 
 from . import runs
 from .liveness import Heartbeat, RunLost, held, lease_end
+from .locks import LockWatch
 from .models import (
     CONNECTION_SECRETS_VIA_LINK,
     ClientLink,
@@ -109,6 +110,8 @@ class RunState:
     next_wanted_check: float = 0.0
     # Keeps the claim alive while the run goes (syncs/liveness.py); None when a test drives a run directly.
     heartbeat: Heartbeat | None = None
+    # What the run changes in closed periods (a file whose books are locked), else None.
+    lock_watch: LockWatch | None = None
 
     @classmethod
     def resume(cls, run: SyncRun, link: ClientLink, reader: Reader) -> RunState:
@@ -252,6 +255,7 @@ def _timed(state: RunState, phase: str) -> Iterator[None]:
 
 def _sync(state: RunState) -> None:
     allowed_periods = None
+    state.lock_watch = LockWatch.start(state.run, state.link.client_file)
     state.progress["streams_total"] = len(STREAMS)
     for done, stream in enumerate(STREAMS):
         state.progress["streams_done"] = done
@@ -272,6 +276,8 @@ def _sync(state: RunState) -> None:
         checks = _prove_and_heal(state)
         checks += _record_empty_periods(state)
     _drop_issues_the_ledger_contradicts(state)
+    if state.lock_watch is not None:
+        state.lock_watch.finish(state.touched_accounts)
     reconciled = None if not checks else all(check.ties_out for check in checks)
     status = (
         SyncRun.Status.SUCCEEDED
@@ -351,11 +357,15 @@ def _upsert(
 ) -> int:
     client_file_id, refs = state.client_file_id, state.refs
     if stream.is_master:
+        if state.lock_watch is not None and stream is ACCOUNTS:
+            state.lock_watch.before_accounts(rows)
         counts = ledger.ledger_upsert_master(
             stream=stream, client_file_id=client_file_id, rows=rows, refs=refs, force=force
         )
         state.count(stream.key).add(counts)
         return counts.written
+    if state.lock_watch is not None:
+        state.lock_watch.before_entries(rows, refs)
     result = ledger.ledger_upsert_entries(
         client_file_id=client_file_id, rows=rows, refs=refs, force=force, assume_new=assume_new
     )
@@ -502,6 +512,8 @@ def _remove_period_documents(state: RunState, period_pk: int) -> None:
         client_file_id=state.client_file_id, period_id=period_pk, with_lines=False
     )
     with transaction.atomic():
+        if state.lock_watch is not None:
+            state.lock_watch.before_delete_entries(documents)
         entries, lines, pairs = ledger.ledger_delete_entries(
             client_file_id=state.client_file_id, wow_ids=set(documents)
         )
@@ -628,6 +640,9 @@ def _diff_period_ids(
         with_lines=lines,
     )
     with transaction.atomic():
+        if state.lock_watch is not None:
+            state.lock_watch.before_delete_entries(set(our_entries) - wow.entry_ids)
+            state.lock_watch.before_delete_lines(our_lines - wow.line_ids)
         entries, deleted_entry_lines, entry_pairs = ledger.ledger_delete_entries(
             client_file_id=state.client_file_id, wow_ids=set(our_entries) - wow.entry_ids
         )

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import ledger_views
+from . import ledger_views, lock_views
 
 client = "firms/<slug:firm_slug>/clients/<id:client_file_id>"
 
@@ -14,5 +14,12 @@ urlpatterns = [
     path(f"{client}/accounts/<id:account_id>/", ledger_views.account_lines, name="account_lines"),
     path(f"{client}/entries/<id:entry_id>/", ledger_views.entry_detail, name="entry_detail"),
     path(f"{client}/history/", ledger_views.sync_history, name="sync_history"),
+    path(f"{client}/lock/", lock_views.books_lock, name="books_lock"),
+    path(f"{client}/closed-periods/", lock_views.change_alerts, name="change_alerts"),
+    path(
+        f"{client}/closed-periods/<id:alert_id>/accept/",
+        lock_views.change_alert_accept,
+        name="change_alert_accept",
+    ),
     path(f"{client}/history/<id:run_id>/", ledger_views.sync_run_detail, name="sync_run_detail"),
 ]

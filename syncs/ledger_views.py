@@ -23,7 +23,7 @@ from clients.access import Action, FirmAccess, require_client_file
 from clients.ledger_selectors import LedgerScope, PeriodGroup
 from clients.models import ClientFile
 
-from . import exports, run_selectors, selectors
+from . import exports, locks, run_selectors, selectors
 from .models import ClientLink
 
 
@@ -104,6 +104,10 @@ def trial_balance(request: HttpRequest, firm_slug: str, client_file_id: int) -> 
             trial_balance=ledger_selectors.trial_balance(client_file=client_file, scope=scope),
             period_marks=marks,
         )
+        closed = locks.period_is_closed(client_file=client_file, period=scope.period)
+        context["period_closed"] = closed
+        if closed and scope.period is not None and request.GET.get("as_locked"):
+            context["as_locked"] = locks.as_locked_rows(client_file=client_file, period=scope.period)
     return render(request, "ledger/trial_balance.html", context)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
@@ -303,6 +304,9 @@ class AuditEvent(models.Model):
         UNLINKED = "unlinked", _("Unlinked")
         SCHEDULE_CHANGED = "schedule_changed", _("Changed the nightly sync time")
         START_DATE_CHANGED = "start_date_changed", _("Changed “Do not sync before”")
+        BOOKS_LOCKED = "books_locked", _("Closed the books")
+        BOOKS_UNLOCKED = "books_unlocked", _("Reopened the books")
+        ALERT_ACCEPTED = "alert_accepted", _("Accepted changes in closed periods")
         # The firm's administration (administration/): client files and people.
         FILE_ADDED = "file_added", _("Client file added")
         FILE_EDITED = "file_edited", _("Client file edited")
@@ -349,3 +353,113 @@ def notice_fields(prefix: str, notice: Notice | None) -> dict[str, object]:
     if notice is None:
         return {f"{prefix}_code": "", f"{prefix}_params": {}}
     return {f"{prefix}_code": notice.code, f"{prefix}_params": notice.params}
+
+
+class LockedBalance(models.Model):
+    """An account's movement in a closed period: as it was when the books were locked, and as last
+    accepted. A sync that leaves the current movement different from the accepted one opens an alert."""
+
+    client_file = models.ForeignKey(ClientFile, on_delete=models.CASCADE, related_name="+")
+    period = models.ForeignKey(Period, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey("clients.Account", on_delete=models.CASCADE, related_name="+")
+    locked_debit = models.DecimalField(max_digits=19, decimal_places=4)
+    locked_credit = models.DecimalField(max_digits=19, decimal_places=4)
+    locked_closing = models.DecimalField(max_digits=19, decimal_places=4)
+    # debit − credit in the period, as the firm last accepted it (at lock time, then at each acceptance)
+    accepted_net = models.DecimalField(max_digits=19, decimal_places=4)
+    locked_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["period", "account"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["period", "account"], name="one_locked_balance_per_period_account"
+            )
+        ]
+        indexes = [models.Index(fields=["client_file", "period"])]
+
+    def __str__(self) -> str:
+        return f"Locked balance of account {self.account_id} in period {self.period_id}"
+
+
+class ChangeAlert(models.Model):
+    """What syncs changed in a client file's closed periods, open until a person accepts it. Runs before
+    anyone looks add to the one open alert: per (period, account) the first "before" and the latest
+    "after"; a change back to the accepted figure closes its line."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        ACCEPTED = "accepted", _("Accepted")
+
+    client_file = models.ForeignKey(ClientFile, on_delete=models.CASCADE, related_name="change_alerts")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
+    opened_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    runs = models.ManyToManyField(SyncRun, related_name="change_alerts", blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-opened_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client_file"], condition=Q(status="open"), name="one_open_change_alert_per_file"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Change alert {self.pk} of {self.client_file}"
+
+
+class ChangeAlertLine(models.Model):
+    """One account in one closed period: its movement (debit − credit) accepted, and now."""
+
+    alert = models.ForeignKey(ChangeAlert, on_delete=models.CASCADE, related_name="lines")
+    period = models.ForeignKey(Period, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey("clients.Account", on_delete=models.CASCADE, related_name="+")
+    before = models.DecimalField(max_digits=19, decimal_places=4)
+    after = models.DecimalField(max_digits=19, decimal_places=4)
+
+    class Meta:
+        ordering = ["period__year", "period__number", "account__number"]
+        constraints = [
+            models.UniqueConstraint(fields=["alert", "period", "account"], name="one_alert_line_per_account")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} in {self.period_id}: {self.before} -> {self.after}"
+
+    @property
+    def difference(self) -> Decimal:
+        return self.after - self.before
+
+
+class ChangeAlertItem(models.Model):
+    """What a run did in a closed period: a document added, changed or removed (with its lines before and
+    after), or an account renamed."""
+
+    class Kind(models.TextChoices):
+        ADDED = "added", _("Added")
+        CHANGED = "changed", _("Changed")
+        REMOVED = "removed", _("Removed")
+        RENAMED = "renamed", _("Account renamed")
+
+    alert = models.ForeignKey(ChangeAlert, on_delete=models.CASCADE, related_name="items")
+    run = models.ForeignKey(SyncRun, null=True, on_delete=models.SET_NULL, related_name="+")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    wow_id = models.UUIDField()
+    label = models.CharField(max_length=200, blank=True)  # document number, or account number
+    book_date = models.DateField(null=True, blank=True)
+    # [{"period": "2024-03", "account": "700000", "amount": "-100.0000", "description": ...}] or names
+    before = models.JSONField(default=list, blank=True)
+    after = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.label}"

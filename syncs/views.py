@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 from clients.access import Action, FirmAccess, require_client_file, require_firm
 from clients.models import ClientFile
 
-from . import selectors, services
+from . import locks, selectors, services
 from .forms import ConnectWinbooksForm, LinkForm, ReconnectForm, ScheduleForm
 from .models import ClientLink
 from .runs import client_file_sync_now
@@ -216,6 +216,14 @@ def _client_context(
         "link_form": form,
         "latest_run": selectors.sync_run_latest(client_file=client_file),
         "has_connections": selectors.connection_choices_for_linking(firm=access.firm).exists(),
+        # Closed books: the lock date, the period ends to choose from, the open change alert.
+        "can_lock": access.may(Action.LOCK_BOOKS),
+        "can_unlock": access.may(Action.UNLOCK_BOOKS),
+        "lock_choices": locks.period_ends(client_file=client_file) if access.may(Action.LOCK_BOOKS) else [],
+        "alert_effects": locks.change_alert_effects(alert=alert)
+        if (alert := locks.change_alert_open(client_file=client_file))
+        else [],
+        "open_alert": alert,
     }
 
 

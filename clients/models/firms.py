@@ -48,6 +48,9 @@ class ClientFile(models.Model):
     )
     # Archived: no sync runs, out of the overview's default list; the ledger and history stay readable.
     archived_at = models.DateTimeField(null=True, blank=True)
+    # The books are closed up to this period end: syncs still write what WoW says, and every change in a
+    # closed period opens a change alert for a person to accept (syncs/locks.py).
+    books_locked_until = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

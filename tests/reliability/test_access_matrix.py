@@ -28,6 +28,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from administration.models import ClientFileImport, Invitation
+from syncs.models import ChangeAlert
 from tests.factories import MembershipFactory, UserFactory
 from tests.fixtures import FirmWorld
 from tests.ledger.factories import build_small_ledger, make_run
@@ -72,6 +73,11 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "entry_detail": ("AAAFLN", "MMMMLM"),
     "sync_history": ("AAAFLN", "MMMMLM"),
     "sync_run_detail": ("AAAFLN", "MMMMLM"),
+    # Closed books: staff close periods (only admins reopen them, tested in tests/locks), everyone who
+    # sees the file reads the alerts, admin and staff accept them.
+    "books_lock": ("MMMMLM", "AAFFLN"),
+    "change_alerts": ("AAAFLN", "MMMMLM"),
+    "change_alert_accept": ("MMMMLM", "AAFFLN"),
     # The firm's administration: client files (admins; staff only where the firm allows it, tested in
     # tests/administration), people (admins only), the invitation link (whoever holds it).
     "client_file_add": ("AFFFLN", "AFFFLN"),
@@ -157,6 +163,7 @@ def objects(world: FirmWorld, other_world: FirmWorld) -> dict[str, Any]:
         "uidb64": "MQ",
         "token": "set-password",
         "membership_id": spare.pk,
+        "alert_id": ChangeAlert.objects.create(client_file=world.given_file).pk,
         "invitation_id": invitations[0].pk,  # re-sent, then revoked
         "import_id": upload.pk,
         "invitation_token": "matrix-token-2",  # the other one: accepted through its link

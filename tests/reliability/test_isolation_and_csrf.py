@@ -39,6 +39,7 @@ def ids_of(world: FirmWorld) -> dict[str, Any]:
         # The CSRF check refuses before any of these is looked up.
         "import_id": 1,
         "membership_id": 1,
+        "alert_id": 1,
         "invitation_id": 1,
         "invitation_token": "any",
     }

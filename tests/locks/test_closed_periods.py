@@ -1,0 +1,177 @@
+"""Closed books: a sync that changes closed periods still writes them (the ledger equals WoW) and opens one
+change alert listing each (period, account) moved, before and after, and the documents responsible; runs
+before anyone looks add to it; accepting closes it; who may lock, unlock and accept."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from clients.models import Account, Period
+from syncs.engine import sync_run_execute
+from syncs.locks import books_lock_set, change_alert_accept
+from syncs.models import AuditEvent, ChangeAlert, ChangeAlertItem, ClientLink, SyncRun
+from syncs.runs import sync_run_request
+from tests.fixtures import FirmWorld
+from tests.syncs.helpers import assert_ledger_equals_sandbox
+
+pytestmark = pytest.mark.django_db
+
+MARCH = "47767ee5-18d7-5681-8041-a575c220e9f6"  # the demo company's periods (wow_sandbox/seed.py)
+FEBRUARY = "25a92a24-42ba-5213-8379-a2107f8dc2c2"
+MAY = "7114369c-ffdf-50aa-88af-afefb019110a"
+JULY = "e70ca79f-931e-574f-9bdc-d59a0e51e257"
+
+
+def run_sync(link: ClientLink) -> SyncRun:
+    run, _ = sync_run_request(link=link, trigger=SyncRun.Trigger.MANUAL)
+    run = sync_run_execute(run_id=run.pk)
+    assert run.status == SyncRun.Status.SUCCEEDED, (run.error_message, list(run.issues.values()))
+    return run
+
+
+def _document(snapshot: dict[str, Any], period: str) -> dict[str, Any]:
+    return next(d for d in snapshot["documents"] if d["BookPeriod_Id"] == period)
+
+
+def _set_amounts(wow_sandbox: Any, document: dict[str, Any], amounts: list[int]) -> None:
+    for line, amount in zip(document["GLTransactions"], amounts, strict=True):
+        answer = wow_sandbox.control(
+            "PATCH", f"folders/DEMO_BV/objects/GLTrans/{line['Id']}", {"Amount": amount}
+        )
+        assert answer.status_code == 200, answer.text
+
+
+def _alert_lines(link: ClientLink) -> dict[tuple[str, str], tuple[Decimal, Decimal]]:
+    alert = ChangeAlert.objects.get(client_file=link.client_file, status=ChangeAlert.Status.OPEN)
+    return {
+        (line.period.key, line.account.number): (line.before, line.after)
+        for line in alert.lines.select_related("period", "account")
+    }
+
+
+def _account_number(link: ClientLink, wow_id: str) -> str:
+    return Account.objects.get(client_file=link.client_file, wow_id=wow_id).number
+
+
+def test_changes_in_closed_periods_open_one_alert_that_follows_later_syncs(
+    world: FirmWorld, link: ClientLink, wow_sandbox: Any
+) -> None:
+    run_sync(link)
+    books_lock_set(client_file=link.client_file, until=dt.date(2024, 6, 30), actor=world.staff)
+    snapshot = wow_sandbox.snapshot()
+    march, may, july = _document(snapshot, MARCH), _document(snapshot, MAY), _document(snapshot, JULY)
+    february = _document(snapshot, FEBRUARY)
+    renamed_id = february["GLTransactions"][0]["GLAccount_Id"]
+
+    _set_amounts(wow_sandbox, march, [900, -900])  # an edit in March
+    assert wow_sandbox.control("DELETE", f"folders/DEMO_BV/objects/GLTransHeader/{may['Id']}").ok  # May
+    added = {  # a document in July, after the lock: no alert for it
+        key: july[key] for key in ("BookPeriod_Id", "Journal_Id", "BookDate")
+    } | {
+        "DocNumber": "777",
+        "GLTransactions": [
+            {"GLAccount_Id": line["GLAccount_Id"], "Amount": float(line["Amount"]) * 2, "BookPeriod_Id": JULY}
+            for line in july["GLTransactions"]
+        ],
+    }
+    answer = wow_sandbox.control("POST", "folders/DEMO_BV/objects/GLTransHeader", added)
+    assert answer.status_code == 201, answer.text
+    answer = wow_sandbox.control(
+        "PATCH", f"folders/DEMO_BV/objects/GLAccount/{renamed_id}", {"Label": "Hernoemd"}
+    )
+    assert answer.status_code == 200, answer.text
+
+    run = run_sync(link)
+    assert_ledger_equals_sandbox(link.client_file, wow_sandbox.snapshot())  # the ledger equals WoW
+    a, b = (_account_number(link, line["GLAccount_Id"]) for line in march["GLTransactions"])
+    may_accounts = [_account_number(link, line["GLAccount_Id"]) for line in may["GLTransactions"]]
+    expected = {
+        ("2024-03", a): (Decimal("800"), Decimal("900")),
+        ("2024-03", b): (Decimal("-800"), Decimal("-900")),
+        **{
+            ("2024-05", number): (Decimal(str(line["Amount"])), Decimal("0"))
+            for number, line in zip(may_accounts, may["GLTransactions"], strict=True)
+        },
+    }
+    assert _alert_lines(link) == expected  # nothing for July
+    alert = ChangeAlert.objects.get(client_file=link.client_file, status=ChangeAlert.Status.OPEN)
+    items = {(item.kind, item.label) for item in alert.items.all()}
+    assert items == {
+        (ChangeAlertItem.Kind.CHANGED, str(march["DocNumber"])),
+        (ChangeAlertItem.Kind.REMOVED, str(may["DocNumber"])),
+        (ChangeAlertItem.Kind.RENAMED, _account_number(link, renamed_id)),
+    }
+    changed = alert.items.get(kind=ChangeAlertItem.Kind.CHANGED)
+    assert [line["amount"] for line in changed.before] == ["800.0000", "-800.0000"]
+    assert [line["amount"] for line in changed.after] == ["900.0000", "-900.0000"]
+    assert list(alert.runs.all()) == [run]
+
+    # The edit is undone in WoW: its lines leave the alert, May's stay; still one alert.
+    _set_amounts(wow_sandbox, march, [800, -800])
+    second = run_sync(link)
+    assert {pair for pair in _alert_lines(link)} == {pair for pair in expected if pair[0] == "2024-05"}
+    assert ChangeAlert.objects.filter(client_file=link.client_file).count() == 1
+    assert set(alert.runs.all()) == {run, second}
+
+    # Accepted: closed, readable, audited; the next sync compares with the accepted figures.
+    change_alert_accept(alert=alert, actor=world.staff, note="VAT return corrected")
+    alert.refresh_from_db()
+    assert (alert.status, alert.accepted_by, alert.note) == (
+        ChangeAlert.Status.ACCEPTED,
+        world.staff,
+        "VAT return corrected",
+    )
+    run_sync(link)
+    assert not ChangeAlert.objects.filter(
+        client_file=link.client_file, status=ChangeAlert.Status.OPEN
+    ).exists()
+    actions = set(AuditEvent.objects.filter(client_file=link.client_file).values_list("action", flat=True))
+    assert {AuditEvent.Action.BOOKS_LOCKED, AuditEvent.Action.ALERT_ACCEPTED} <= actions
+
+
+def test_a_file_without_a_lock_opens_no_alert(link: ClientLink, wow_sandbox: Any) -> None:
+    run_sync(link)
+    _set_amounts(wow_sandbox, _document(wow_sandbox.snapshot(), MARCH), [900, -900])
+    run_sync(link)
+    assert not ChangeAlert.objects.exists()
+
+
+def test_who_may_lock_unlock_and_accept(world: FirmWorld, link: ClientLink, wow_sandbox: Any) -> None:
+    run_sync(link)
+    url = reverse("books_lock", args=[world.firm.slug, link.client_file_id])
+    staff, external, admin = Client(), Client(), Client()
+    staff.force_login(world.staff)
+    external.force_login(world.external)
+    admin.force_login(world.admin)
+    assert staff.post(url, {"until": "2024-06-30"}).status_code == 302  # forward: staff may
+    link.client_file.refresh_from_db()
+    assert link.client_file.books_locked_until == dt.date(2024, 6, 30)
+    assert staff.post(url, {"until": "2024-03-31"}).status_code == 403  # back: admins only
+    assert staff.post(url, {"until": ""}).status_code == 403
+    assert external.post(url, {"until": "2024-12-31"}).status_code == 403
+    assert staff.post(url, {"until": "2024-07-15"}).status_code == 302  # not a period end: refused
+    link.client_file.refresh_from_db()
+    assert link.client_file.books_locked_until == dt.date(2024, 6, 30)
+
+    _set_amounts(wow_sandbox, _document(wow_sandbox.snapshot(), MARCH), [900, -900])
+    run_sync(link)
+    alert = ChangeAlert.objects.get(client_file=link.client_file)
+    alerts_page = reverse("change_alerts", args=[world.firm.slug, link.client_file_id])
+    page = external.get(alerts_page)
+    assert page.status_code == 200 and "2024-03" in page.content.decode()
+    assert "Accept these changes" not in page.content.decode()
+    accept = reverse("change_alert_accept", args=[world.firm.slug, link.client_file_id, alert.pk])
+    assert external.post(accept).status_code == 403
+    alert.refresh_from_db()
+    assert alert.status == ChangeAlert.Status.OPEN
+    assert admin.post(url, {"until": "2024-03-31"}).status_code == 302  # an admin reopens April-June
+    link.client_file.refresh_from_db()
+    assert link.client_file.books_locked_until == dt.date(2024, 3, 31)
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.BOOKS_LOCKED).count() == 2
+    assert Period.objects.filter(client_file=link.client_file, end_date=dt.date(2024, 3, 31)).exists()
