@@ -236,6 +236,8 @@ SYNC_MAX_RUNNING_PER_FIRM = env.int("SYNC_MAX_RUNNING_PER_FIRM", default=2)
 # retried later. No cap without Redis.
 WOW_MAX_CONCURRENT_REQUESTS = env.int("WOW_MAX_CONCURRENT_REQUESTS", default=4)
 WOW_SLOT_WAIT_SECONDS = env.float("WOW_SLOT_WAIT_SECONDS", default=30.0)
+# How long one HTTP exchange with WoW (request and whole answer) may take, however slowly it comes.
+WOW_EXCHANGE_DEADLINE_SECONDS = env.float("WOW_EXCHANGE_DEADLINE_SECONDS", default=120.0)
 SYNC_TIME_LIMIT_SECONDS = env.int("SYNC_TIME_LIMIT_SECONDS", default=3 * 3600)
 # WinbooksOnWeb API locations (syncs/providers/api_location.py). Restricted (production): https on these hosts
 # only, resolving to public addresses only; otherwise plain http to this machine (the sandbox) is allowed too.

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -54,7 +55,7 @@ def client_for_connection(connection_id: int, **options: Any) -> winbooks.Winboo
         refresh_coordinator=coordinate,
         address_allowed=address_check(),
         exchange_slot=licence_slot(connection_id),
-        **options,
+        **{"limits": winbooks.Limits(deadline=settings.WOW_EXCHANGE_DEADLINE_SECONDS), **options},
     )
 
 
