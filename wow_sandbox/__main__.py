@@ -92,7 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         token, _ = store.issue_exchange_token(args.email, trusted=not args.untrusted)
         print(f"  API location:   {server.url}")
         print(f"  E-mail:         {args.email}")
-        print(f"  Exchange token: {token}  ({'15 minutes' if args.untrusted else '24 hours'}, single use)")
+        lifetime = "15 minutes" if args.untrusted else "24 hours"
+        uses = "single use" if args.strict else "reusable until then"
+        print(f"  Exchange token: {token}  ({lifetime}, {uses})")
         for recipe in recipes:
             folder = store.folder(recipe.code)
             print(
