@@ -129,7 +129,9 @@ class RunState:
                 )
             },
             progress={
-                key: run.progress[key] for key in ("pages", "records", "seconds") if key in run.progress
+                key: run.progress[key]
+                for key in ("pages", "records", "seconds", "changes")
+                if key in run.progress
             },
             earlier_api_calls=run.api_calls,
             earlier_api_calls_by_kind=dict(run.api_calls_by_kind),
@@ -278,6 +280,7 @@ def _sync(state: RunState) -> None:
     _drop_issues_the_ledger_contradicts(state)
     if state.lock_watch is not None:
         state.lock_watch.finish(state.touched_accounts)
+    _count_unchanged(state)
     reconciled = None if not checks else all(check.ties_out for check in checks)
     status = (
         SyncRun.Status.SUCCEEDED
@@ -356,6 +359,9 @@ def _upsert(
     state: RunState, stream: Stream, rows: list[Any], *, force: bool, assume_new: bool = False
 ) -> int:
     client_file_id, refs = state.client_file_id, state.refs
+    # WoW may send the same object twice in one answer: it is one object, counted once.
+    rows = list({row.wow_id: row for row in rows}.values())
+    _note_written(state, stream, rows, force=force, assume_new=assume_new)
     if stream.is_master:
         if state.lock_watch is not None and stream is ACCOUNTS:
             state.lock_watch.before_accounts(rows)
@@ -371,10 +377,81 @@ def _upsert(
     )
     state.count(ENTRIES.key).add(result.entries)
     state.count(LINES_KEY).add(result.lines)
+    if result.rejected:
+        _unnote(state, stream, {r.wow_id for r in result.rejected})
     state.touched_periods |= result.touched_period_ids
     state.touched_accounts |= result.touched_accounts
     _record_rejections(state, result.rejected)
     return result.entries.written + result.lines.written
+
+
+# What a run lists by name on its page (documents, accounts, ...), per kind of change; beyond this the page
+# says how many more (the counts hold every one).
+CHANGES_LISTED = 200
+
+
+def _changes(state: RunState, key: str) -> dict[str, list[Any]]:
+    lists = state.progress.setdefault("changes", {}).setdefault(key, {})
+    for kind in ("created", "updated", "deleted"):
+        lists.setdefault(kind, [])
+    return lists
+
+
+def _note_written(state: RunState, stream: Stream, rows: list[Any], *, force: bool, assume_new: bool) -> None:
+    """Remember which objects this page adds or changes (their WoW ids), while the lists have room: one small
+    query for the versions stored before the write, none in a first sync (every document is new)."""
+    lists = _changes(state, stream.key)
+    created, updated = lists["created"], lists["updated"]
+    if not rows or (len(created) >= CHANGES_LISTED and len(updated) >= CHANGES_LISTED):
+        return
+    stored: dict[Any, int] = (
+        {}
+        if assume_new
+        else dict(
+            stream.model.objects.filter(  # type: ignore[attr-defined]
+                client_file_id=state.client_file_id, wow_id__in=[row.wow_id for row in rows]
+            ).values_list("wow_id", "wow_version")
+        )
+    )
+    for row in rows:
+        before = stored.get(row.wow_id)
+        target = created if before is None else updated if (before != row.version or force) else None
+        if target is not None and len(target) < CHANGES_LISTED:
+            target.append(str(row.wow_id))
+
+
+def _unnote(state: RunState, stream: Stream, wow_ids: set[str]) -> None:
+    """Rejected after all (an issue): not listed as added or changed."""
+    lists = _changes(state, stream.key)
+    for kind in ("created", "updated"):
+        lists[kind] = [wow_id for wow_id in lists[kind] if wow_id not in wow_ids]
+
+
+def _note_deleted_documents(state: RunState, wow_ids: Iterable[uuid.UUID]) -> None:
+    """Documents about to be removed, by what a user recognises (journal, number, date): gone afterwards."""
+    deleted = _changes(state, ENTRIES.key)["deleted"]
+    room = CHANGES_LISTED - len(deleted)
+    wanted = list(wow_ids)[: max(0, room)]
+    if not wanted:
+        return
+    for journal, number, day in Entry.objects.filter(
+        client_file_id=state.client_file_id, wow_id__in=wanted
+    ).values_list("journal__code", "doc_number", "book_date"):
+        deleted.append({"label": f"{journal or ''} {number}".strip(), "date": day.isoformat() if day else ""})
+
+
+def _count_unchanged(state: RunState) -> None:
+    """ "Unchanged" is what the ledger holds that the run left as it was, not only what it read again: a
+    sync that changes one of eleven accounts says 1 changed, 10 unchanged."""
+    for stream in (*MASTER_STREAMS, ENTRIES):
+        if stream.key not in state.counts:
+            continue
+        counts = state.counts[stream.key]
+        held_rows = stream.model.objects.filter(client_file_id=state.client_file_id)  # type: ignore[attr-defined]
+        if stream.relation_kind:
+            held_rows = held_rows.filter(kind=stream.relation_kind)
+        held = held_rows.count()
+        counts.unchanged = max(0, held - counts.created - counts.updated)
 
 
 def _record_rejections(state: RunState, rejected: Iterable[Rejected]) -> None:
@@ -449,8 +526,18 @@ def _delete_master(state: RunState, gone: dict[str, set[uuid.UUID]]) -> None:
         if not gone.get(stream.key):
             continue
         with transaction.atomic():
+            doomed = {
+                obj.wow_id: str(obj)
+                for obj in stream.model.objects.filter(  # type: ignore[attr-defined]
+                    client_file_id=state.client_file_id, wow_id__in=list(gone[stream.key])
+                )[:CHANGES_LISTED]
+            }
             deleted, kept = ledger.ledger_delete_master(
                 client_file_id=state.client_file_id, stream=stream, wow_ids=gone[stream.key]
+            )
+            still_there = {obj.wow_id for obj in kept}
+            _changes(state, stream.key)["deleted"].extend(
+                {"label": label, "date": ""} for wow_id, label in doomed.items() if wow_id not in still_there
             )
             state.count(stream.key).deleted += deleted
             _record_rejections(
@@ -514,6 +601,7 @@ def _remove_period_documents(state: RunState, period_pk: int) -> None:
     with transaction.atomic():
         if state.lock_watch is not None:
             state.lock_watch.before_delete_entries(documents)
+        _note_deleted_documents(state, documents)
         entries, lines, pairs = ledger.ledger_delete_entries(
             client_file_id=state.client_file_id, wow_ids=set(documents)
         )
@@ -643,6 +731,7 @@ def _diff_period_ids(
         if state.lock_watch is not None:
             state.lock_watch.before_delete_entries(set(our_entries) - wow.entry_ids)
             state.lock_watch.before_delete_lines(our_lines - wow.line_ids)
+        _note_deleted_documents(state, set(our_entries) - wow.entry_ids)
         entries, deleted_entry_lines, entry_pairs = ledger.ledger_delete_entries(
             client_file_id=state.client_file_id, wow_ids=set(our_entries) - wow.entry_ids
         )

@@ -228,6 +228,7 @@ def sync_run_detail(request: HttpRequest, firm_slug: str, client_file_id: int, r
             "history",
             run=run,
             period_marks=run_selectors.period_marks_of_run(run=run),
+            changes=run_selectors.run_changes(run=run, firm_slug=access.firm.slug),
             issues=run_selectors.sync_issue_page(run=run, page_number=request.GET.get("issues_page")),
         ),
     )

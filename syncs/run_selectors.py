@@ -7,12 +7,15 @@ run finds nothing (404) instead of that run.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.paginator import Page, Paginator
 from django.db.models import OuterRef, Subquery
 from django.http import Http404
+from django.urls import reverse
 from django.utils.formats import number_format
 from django.utils.functional import Promise
 from django.utils.translation import gettext, ngettext
@@ -107,6 +110,81 @@ def sync_run_get(*, client_file: ClientFile, run_id: int) -> SyncRun:
     if run is None:
         raise Http404("No such sync run.")
     return run
+
+
+@dataclass(frozen=True)
+class ChangedItem:
+    label: str
+    date: dt.date | None = None
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class ChangeList:
+    """What a run added, changed or removed of one kind of object, by name, and how many more it did."""
+
+    label: str
+    kind: str
+    items: list[ChangedItem]
+    more: int
+
+
+CHANGE_KINDS = {"created": _("Added"), "updated": _("Changed"), "deleted": _("Removed")}
+
+
+def run_changes(*, run: SyncRun, firm_slug: str) -> list[ChangeList]:
+    """The run's changes by name (documents and accounts link to their pages): one query per kind of object
+    that changed, the lists capped by the engine (syncs/engine.py, CHANGES_LISTED)."""
+    changes = (run.progress or {}).get("changes") or {}
+    result: list[ChangeList] = []
+    for stream in STREAMS:
+        lists = changes.get(stream.key) or {}
+        counted = (run.counts or {}).get(stream.key) or {}
+        ids = {wow_id for kind in ("created", "updated") for wow_id in lists.get(kind, [])}
+        found = _changed_objects(run, stream, ids, firm_slug) if ids else {}
+        for kind, kind_label in CHANGE_KINDS.items():
+            listed = lists.get(kind) or []
+            if kind == "deleted":
+                items = [
+                    ChangedItem(
+                        label=str(item.get("label", "")),
+                        date=dt.date.fromisoformat(item["date"]) if item.get("date") else None,
+                    )
+                    for item in listed
+                    if isinstance(item, dict)
+                ]
+            else:
+                items = [found[wow_id] for wow_id in listed if wow_id in found]
+            total = int(counted.get(kind, 0) or 0)
+            if items or total:
+                result.append(
+                    ChangeList(
+                        label=f"{COUNT_LABELS.get(stream.key, stream.key)} · {kind_label}",
+                        kind=kind,
+                        items=items,
+                        more=max(0, total - len(items)),
+                    )
+                )
+    return result
+
+
+def _changed_objects(run: SyncRun, stream: Any, ids: set[str], firm_slug: str) -> dict[str, ChangedItem]:
+    objects = stream.model.objects.filter(client_file_id=run.client_file_id, wow_id__in=list(ids))
+    found: dict[str, ChangedItem] = {}
+    if stream.key == "entries":
+        for pk, wow_id, journal, number, day in objects.values_list(
+            "pk", "wow_id", "journal__code", "doc_number", "book_date"
+        ):
+            url = reverse("entry_detail", args=[firm_slug, run.client_file_id, pk])
+            found[str(wow_id)] = ChangedItem(label=f"{journal or ''} {number}".strip(), date=day, url=url)
+    elif stream.key == "accounts":
+        for pk, wow_id, number, name in objects.values_list("pk", "wow_id", "number", "name"):
+            url = reverse("account_lines", args=[firm_slug, run.client_file_id, pk])
+            found[str(wow_id)] = ChangedItem(label=f"{number} {name}".strip(), url=url)
+    else:
+        for obj in objects:
+            found[str(obj.wow_id)] = ChangedItem(label=str(obj))
+    return found
 
 
 def sync_issue_page(*, run: SyncRun, page_number: str | int | None) -> Page[SyncIssue]:

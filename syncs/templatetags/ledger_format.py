@@ -13,7 +13,7 @@ from typing import Any
 
 from django import template
 from django.urls import reverse
-from django.utils.formats import get_format
+from django.utils.formats import get_format, number_format
 from django.utils.html import format_html_join
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString
@@ -83,7 +83,12 @@ def duration(value: dt.timedelta | None) -> str:
     """A run's duration: "45 s", "3 min 5 s", "1 h 2 min" (Dutch writes hours "u")."""
     if value is None:
         return ""
-    seconds = max(0, round(value.total_seconds()))
+    exact = max(0.0, value.total_seconds())
+    if exact < 10:
+        # A quick sync is not "0 s": below ten seconds, tenths (and hundredths below one).
+        shown = number_format(exact, decimal_pos=2 if exact < 1 else 1)
+        return gettext("%(seconds)s s") % {"seconds": shown}
+    seconds = round(exact)
     if seconds < 60:
         return gettext("%(seconds)s s") % {"seconds": seconds}
     minutes, seconds = divmod(seconds, 60)

@@ -75,7 +75,7 @@ def test_the_history_lists_every_run_newest_first(client: Client, world: FirmWor
     ]
     assert [row[0] for row in rows] == [f"#{manual.pk}", f"#{nightly.pk}"]
     assert rows[0][1] == "Sync now staff@alpha.test"
-    assert rows[0][3:5] == ["3 s", "Failed"]
+    assert rows[0][3:5] == ["3.0 s", "Failed"]  # below ten seconds, tenths
     assert rows[0][5] == "Nothing read"
     assert rows[1][1] == "Schedule"
     assert rows[1][3:5] == ["1 min 5 s", "Succeeded"]
@@ -136,7 +136,7 @@ def test_a_runs_page_shows_its_issues_reconciliation_and_counts(client: Client, 
     assert response.status_code == 200
     html = response.content.decode()
     assert "Succeeded with issues" in html
-    assert "8 s" in html
+    assert "8.0 s" in html  # below ten seconds, tenths
     checks = html.split('id="reconciliation-heading"', 1)[1].split('id="issues-heading"', 1)[0]
     assert "2024-01" in checks and "✓ Ties out" in checks
     assert (
