@@ -10,7 +10,8 @@ in its own process, and measures:
 3. an incremental sync after 100 edits, 20 additions and 10 deletions in 3 periods (exact, few calls),
    and a sync with no change;
 4. a fleet of 300 small client files due at once, dispatched to 2 Celery worker processes;
-5. the trial balance of a 2,000-account period and the Syncs tab with 1,000 linked client files.
+5. the trial balance of a 2,000-account period and the Syncs tab with 1,000 linked client files;
+6. the firm overview at 5,000 client files in every state: all, needs attention by status, a search.
 
 No figure is asserted: targets are printed with the ratio, and the report goes to ``bench/results/``.
 ``--scale 0.1`` shrinks every workload for a dry run (the report then says so).
@@ -658,6 +659,78 @@ def pages(report: Report, world: World, big_link: Any, scale: Scale) -> None:
         report.add(Figure("5 pages", f"{name}: queries", queries, "queries"))
 
 
+def overview_pages(report: Report, world: World) -> None:
+    """Workload 6: the firm overview (the control room) at 5,000 client files in every state, as an admin
+    opens it, filters it to what needs attention and searches it (server time, in-process)."""
+    from django.test import Client
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from clients.models import ClientFile
+    from syncs.models import ClientLink, Connection, SyncRun
+
+    print("\n[6] Firm overview", flush=True)
+    wanted = 5000
+    have = ClientFile.objects.filter(firm=world.firm).count()
+    refused = Connection.objects.create(
+        firm=world.firm, name="Bench refused", status=Connection.Status.NEEDS_RECONNECT
+    )
+    files = ClientFile.objects.bulk_create(
+        ClientFile(firm=world.firm, name=f"Overview {i:05} BV", file_code=f"OVERVIEW_{i:05}")
+        for i in range(max(0, wanted - have))
+    )
+    # Most files linked (one in 20 on a connection that needs reconnecting), one in 10 not linked; each
+    # linked file with a history of three runs ending in success, issues or failure.
+    links = ClientLink.objects.bulk_create(
+        ClientLink(
+            firm=world.firm,
+            client_file=cf,
+            connection=refused if i % 20 == 0 else world.connection,
+            company_code=cf.file_code,
+            last_success_at=timezone.now(),
+        )
+        for i, cf in enumerate(files)
+        if i % 10
+    )
+    statuses = [SyncRun.Status.SUCCEEDED, SyncRun.Status.SUCCEEDED_WITH_ISSUES, SyncRun.Status.FAILED]
+    SyncRun.objects.bulk_create(
+        SyncRun(
+            link=link,
+            client_file_id=link.client_file_id,
+            trigger=SyncRun.Trigger.SCHEDULE,
+            status=statuses[(i + k) % 3] if k < 2 or i % 7 else SyncRun.Status.SUCCEEDED,
+            finished_at=timezone.now(),
+        )
+        for i, link in enumerate(links)
+        for k in range(3)
+    )
+    total = ClientFile.objects.filter(firm=world.firm).count()
+    client = Client()
+    client.force_login(world.admin)
+    overview = reverse("firm_overview", args=[FIRM_SLUG])
+    targets = {
+        f"overview ({total:,} files)": overview,
+        "overview, needs attention by status": f"{overview}?status=attention&sort=status",
+        "overview, search by last sync, page 3": f"{overview}?q=overview+0&sort=last_sync&page=3",
+    }
+    report.note_load("before overview")
+    for name, url in targets.items():
+        _time_page(client, url, 2)
+        timings, queries, size = _time_page(client, url, 30)
+        p95 = statistics.quantiles(timings, n=20)[18]
+        report.details.setdefault("pages", {})[name] = {
+            "url": url,
+            "median_ms": statistics.median(timings),
+            "p95_ms": p95,
+            "queries": queries,
+            "bytes": size,
+            "profile_top_cumulative": _profile_page(client, url),
+        }
+        report.add(Figure("6 overview", f"{name}: median", statistics.median(timings), "ms"))
+        report.add(Figure("6 overview", f"{name}: p95", p95, "ms", limit=300, target="≤ 300 ms"))
+        report.add(Figure("6 overview", f"{name}: queries", queries, "queries"))
+
+
 # --- report ------------------------------------------------------------------------------------------------
 
 
@@ -713,7 +786,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=1.0, help="shrink the workloads (dry runs)")
     parser.add_argument("--profile-dir", type=Path, help="write a cProfile of the large first sync here")
     parser.add_argument(
-        "--skip", default="", help="comma-separated workloads to skip: incremental,fleet,pages"
+        "--skip", default="", help="comma-separated workloads to skip: incremental,fleet,pages,overview"
     )
     parser.add_argument(
         "--sandbox-mode",
@@ -749,6 +822,8 @@ def main(argv: list[str] | None = None) -> int:
             fleet(report, sandbox, world, scale)
         if "pages" not in skip:
             pages(report, world, big_link, scale)
+        if "overview" not in skip:
+            overview_pages(report, world)
     report.note_load("end")
     write_report(report, started, scale, args.sandbox_mode)
     return 0

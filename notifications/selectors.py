@@ -6,11 +6,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from clients.models import ClientFile, Firm, Membership, Role
-from syncs.models import ClientLink, Connection, SyncRun
+from syncs.models import ClientLink, Connection
 from syncs.overview_selectors import FileStatus, with_sync_state
 
 from .models import NotificationSetting, SentNotification
@@ -109,17 +109,12 @@ class DigestGroup:
 def digest_groups(*, membership: Membership, since: dt.datetime) -> list[DigestGroup]:
     """The files this person may see whose latest sync, finished since ``since``, failed or has issues,
     grouped by cause (one query)."""
-    latest = SyncRun.objects.filter(client_file=OuterRef("pk")).order_by("-queued_at", "-pk")
     files = ClientFile.objects.filter(firm=membership.firm)
     if not membership.sees_all_client_files:
         files = files.filter(granted_memberships=membership)
     wanted = [FileStatus.FAILED.value, FileStatus.ISSUES.value, FileStatus.NEEDS_RECONNECT.value]
     rows = (
         with_sync_state(files)
-        .annotate(
-            latest_error=Subquery(latest.values("error_class")[:1]),
-            latest_finished_at=Subquery(latest.values("finished_at")[:1]),
-        )
         .filter(Q(status__in=wanted), Q(latest_finished_at__gte=since))
         .order_by("name", "pk")
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -21,6 +21,7 @@ from . import services
 from .overview_selectors import (
     SORTS,
     OverviewFilter,
+    overview_chips,
     overview_files_matching,
     overview_page,
     overview_rows_by_id,
@@ -60,9 +61,10 @@ def firm_overview(request: HttpRequest, firm_slug: str) -> HttpResponse:
 @require_GET
 def firm_overview_live(request: HttpRequest, firm_slug: str) -> HttpResponse:
     """The rows of running or queued files, fresh, swapped into the page in place (htmx out-of-band), and
-    the poller again as long as one of them is still running or queued."""
+    the poller again as long as one of them is still running or queued, and the chips' counts."""
     access = require_firm(request.user, firm_slug, Action.VIEW_FIRM)
     rows = overview_rows_by_id(access=access, client_file_ids=_ids(request.GET.getlist("ids")))
+    back = request.GET.get("back", "")
     return render(
         request,
         "clients/_overview_live.html",
@@ -72,7 +74,9 @@ def firm_overview_live(request: HttpRequest, firm_slug: str) -> HttpResponse:
             "can_sync": access.may(Action.SYNC_CLIENT_FILE),
             "rows": rows,
             "active_ids": [row.client_file.pk for row in rows if row.is_active],
-            "return_query": request.GET.get("back", ""),
+            "return_query": back,
+            # The chips' counts move with the rows (the filter of the page, carried in ``back``).
+            "chips": overview_chips(access=access, flt=OverviewFilter.from_query(QueryDict(back))),
         },
     )
 
@@ -134,4 +138,7 @@ def firm_overview_sync_now(request: HttpRequest, firm_slug: str) -> HttpResponse
     (messages.success if outcome.queued or outcome.already_active else messages.warning)(
         request, " ".join(parts)
     )
+    if request.POST.get("scope") == "matching" and outcome.queued:
+        # Show the queue being worked through: the same search, running or queued files, live.
+        query = urlencode({**flt.params(status="running")})
     return redirect(f"{back}?{query}" if query else back)

@@ -16,25 +16,42 @@ from .models import CONNECTION_SECRETS_VIA_LINK, AuditEvent, ClientLink, Connect
 
 def connection_list_for_tab(*, firm: Firm) -> list[Any]:
     """The firm's syncs with their number of linked client files, last successful sync, how many of their
-    files are in each state (``state_counts``) and when the next nightly run is due (``next_run_at``, None
-    while it cannot run): two queries, whatever the number of files."""
-    from .overview_selectors import connection_state_counts
+    files are in each state (``state_counts``, by the overview's rule) and when the next nightly run is due
+    (``next_run_at``, None while it cannot run): one query, whatever the number of files."""
+    from .overview_selectors import FileStatus
     from .schedule import next_nightly
 
     active_links = Q(links__unlinked_at__isnull=True)
+
+    def latest(*statuses: str) -> Q:  # files still worked on (not archived) whose latest run is in ...
+        return active_links & Q(
+            links__client_file__archived_at__isnull=True, links__latest_run__status__in=statuses
+        )
+
     connections = list(
         Connection.objects.filter(firm=firm)
         .select_related("connected_by")
         .annotate(
             linked_count=Count("links", filter=active_links),
             last_success_at=Max("links__last_success_at", filter=active_links),
+            succeeded_count=Count("links", filter=latest(SyncRun.Status.SUCCEEDED)),
+            issues_count=Count("links", filter=latest(SyncRun.Status.SUCCEEDED_WITH_ISSUES)),
+            failed_count=Count("links", filter=latest(SyncRun.Status.FAILED)),
+            active_count=Count("links", filter=latest(*SyncRun.ACTIVE_STATUSES)),
         )
         .order_by("status", "name", "pk")
     )
-    counts = connection_state_counts(firm=firm)
     now = timezone.now()
     for connection in connections:
-        connection.state_counts = counts.get(connection.pk, {})  # type: ignore[attr-defined]
+        if connection.is_usable:
+            counts = {
+                FileStatus.IN_STEP.value: connection.succeeded_count,
+                FileStatus.ISSUES.value: connection.issues_count,
+                FileStatus.FAILED.value: connection.failed_count,
+            }
+        else:  # every file not syncing right now waits for the reconnect, as on the overview
+            counts = {FileStatus.NEEDS_RECONNECT.value: connection.linked_count - connection.active_count}
+        connection.state_counts = counts  # type: ignore[attr-defined]
         connection.next_run_at = (  # type: ignore[attr-defined]
             next_nightly(after=now, at=connection.nightly_sync_time) if connection.is_usable else None
         )

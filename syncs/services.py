@@ -16,7 +16,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -174,6 +174,8 @@ def connection_reconnect(
                 _("Another sync of this firm is now named “%(name)s”; rename it first.")
                 % {"name": locked.name}
             )
+        # While it needed reconnecting, runs stopped without asking WoW: they are retried too.
+        refused_since = locked.status_changed_at if locked.status != Connection.Status.CONNECTED else None
         locked.email = credentials.email
         locked.access_token = credentials.access_token
         locked.refresh_token = credentials.refresh_token
@@ -191,21 +193,26 @@ def connection_reconnect(
             connection=locked,
             parameters={"connection": locked.name},
         )
-        _resync_files_refused_access(connection=locked, actor=actor)
+        _resync_files_refused_access(connection=locked, actor=actor, refused_since=refused_since)
     return locked
 
 
-def _resync_files_refused_access(*, connection: Connection, actor: User | None) -> int:
+def _resync_files_refused_access(
+    *, connection: Connection, actor: User | None, refused_since: dt.datetime | None
+) -> int:
     """After a reconnect: a sync for every linked file whose last run failed because the package refused
-    access, so their pages say a sync is queued at once instead of an error that is no longer true."""
-    latest = SyncRun.objects.filter(link=OuterRef("pk")).order_by("-queued_at", "-pk")
+    access, or stopped while the connection needed reconnecting (since ``refused_since``), or never ran, so
+    their pages say a sync is queued at once instead of a stale error."""
     refused = (
         ClientLink.objects.filter(connection=connection, unlinked_at__isnull=True)
-        .annotate(
-            latest_status=Subquery(latest.values("status")[:1]),
-            latest_error=Subquery(latest.values("error_class")[:1]),
+        .filter(
+            Q(latest_run__status=SyncRun.Status.FAILED, latest_run__error_class="access")
+            | Q(latest_run__isnull=True)  # linked while it was refused: never synced yet
+            | Q(
+                latest_run__status=SyncRun.Status.FAILED,
+                latest_run__finished_at__gte=refused_since or timezone.now(),
+            )
         )
-        .filter(latest_status=SyncRun.Status.FAILED, latest_error="access")
         .order_by("pk")
     )
     queued = 0
@@ -513,32 +520,22 @@ class SyncNowOutcome:
 def client_files_sync_now(
     *, firm: Firm, client_file_ids: Iterable[int], actor: User | None
 ) -> SyncNowOutcome:
-    """Request a "Sync now" run for each of these client files of ``firm``: one run per linked file whose
-    connection works; a file with a run queued or running keeps that run (one active run per link, so
-    pressing twice, or two people at once, queue nothing more)."""
-    wanted = set(client_file_ids)
-    links = list(
-        ClientLink.objects.filter(
-            firm=firm,
-            client_file_id__in=wanted,
-            unlinked_at__isnull=True,
-            client_file__archived_at__isnull=True,
-        )
-        .select_related("connection")
-        .defer(*CONNECTION_SECRETS_VIA_LINK)
-        .order_by("client_file_id")
-    )
-    queued = already = needs_reconnect = 0
-    for link in links:
-        if not link.connection.is_usable:
-            needs_reconnect += 1
-            continue
-        _, created = sync_run_request(link=link, trigger=SyncRun.Trigger.MANUAL, requested_by=actor)
-        queued += created
-        already += not created
-    return SyncNowOutcome(
-        queued=queued,
-        already_active=already,
-        not_linked=len(wanted) - len(links),
-        needs_reconnect=needs_reconnect,
-    )
+    """ "Sync now" for each of these client files of ``firm`` (the overview's arrows, ticked rows or every
+    file a filter matches), through the one "Sync now" of a client file (``runs.client_file_sync_now``):
+    one run per linked file whose connection works; a file with a run queued or running keeps that run, so
+    pressing twice, or two people at once, queue nothing more."""
+    from .runs import client_file_sync_now
+
+    outcome = {"queued": 0, "already_active": 0, "not_linked": 0, "needs_reconnect": 0}
+    # One transaction: every run is queued before any is sent to a worker, so the first run's outcome (a
+    # refused token, say) cannot change what the rest of the same request does.
+    with transaction.atomic():
+        chosen = ClientFile.objects.filter(firm=firm, pk__in=set(client_file_ids), archived_at__isnull=True)
+        for client_file in chosen.order_by("pk"):
+            try:
+                _, created = client_file_sync_now(client_file=client_file, requested_by=actor)
+            except ValidationError as refusal:
+                outcome["needs_reconnect" if refusal.code == "needs_reconnect" else "not_linked"] += 1
+            else:
+                outcome["queued" if created else "already_active"] += 1
+    return SyncNowOutcome(**outcome)

@@ -43,7 +43,8 @@ def make_every_state(firm: Firm, *, prefix: str = "") -> EveryState:
             company_code=f"{prefix}{code}",
             next_sync_at=now + dt.timedelta(hours=5),
         )
-        for age, status in enumerate(reversed(runs)):
+        for index, status in enumerate(runs):  # oldest first, as they happen (the newest id is the latest)
+            age = len(runs) - 1 - index
             run = SyncRunFactory.create(link=link, status=status)
             SyncRun.objects.filter(pk=run.pk).update(queued_at=now - dt.timedelta(minutes=age))
             if status in (SyncRun.Status.SUCCEEDED, SyncRun.Status.SUCCEEDED_WITH_ISSUES):

@@ -129,7 +129,7 @@ def test_sync_now_on_a_filter_queues_one_run_per_file_and_never_two(
     expect(
         page.get_by_text("2 client files wait for their sync to be reconnected by an admin.")
     ).to_be_visible()
-    expect(page).to_have_url(re.compile(r"\?status=attention$"))
+    expect(page).to_have_url(re.compile(r"\?status=running$"))
     manual = SyncRun.objects.filter(trigger=SyncRun.Trigger.MANUAL)
     assert sorted(manual.values_list("client_file__file_code", flat=True)) == [
         "F-failed",
