@@ -24,9 +24,8 @@ from .factories import ConnectionFactory, FiscalYearFactory, PeriodFactory, make
 pytestmark = pytest.mark.django_db
 
 # What each page may cost, whatever the size of the data (measured: see the tests' messages). Each includes
-# the one query that finds the reader's language (clients/middleware.py); the trial balance's also the three
-# statements of the session saved on every request (its idle timeout, settings.SESSION_SAVE_EVERY_REQUEST).
-TRIAL_BALANCE_QUERIES = 15
+# the one query that finds the reader's language (clients/middleware.py).
+TRIAL_BALANCE_QUERIES = 13
 SYNCS_TAB_QUERIES = 13
 HISTORY_QUERIES = 11
 
