@@ -18,7 +18,7 @@ from django.http import Http404
 from django.urls import reverse
 from django.utils.formats import number_format
 from django.utils.functional import Promise
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import get_language, gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from clients.ledger.streams import COUNT_LABELS, STREAMS
@@ -220,12 +220,14 @@ def _marks(
     numbers = {
         str(d.get("account", "")) for _, _, c in pairs if c for d in c.differences if isinstance(d, dict)
     }
+    language = get_language() or ""
     names = (
-        dict(
-            Account.objects.filter(client_file_id=client_file_id, number__in=numbers).values_list(
-                "number", "name"
-            )
-        )
+        {
+            number: Account.name_for(language, name, name_alt)
+            for number, name, name_alt in Account.objects.filter(
+                client_file_id=client_file_id, number__in=numbers
+            ).values_list("number", "name", "name_alt")
+        }
         if numbers
         else {}
     )
