@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from clients.models import ClientFile, Firm, Period
 from silverfin_sync.crypto import EncryptedTextField
@@ -177,11 +178,15 @@ class SyncRun(models.Model):
         FIRST_LINK = "first_link", _("First sync after linking")
 
     class Status(models.TextChoices):
-        QUEUED = "queued", _("Queued")
-        RUNNING = "running", _("Running")
-        SUCCEEDED = "succeeded", _("Succeeded")
-        SUCCEEDED_WITH_ISSUES = "succeeded_with_issues", _("Succeeded with issues")
-        FAILED = "failed", _("Failed")
+        # A sync (feminine in French: "réussie", "échouée").
+        QUEUED = "queued", pgettext_lazy("sync run status", "Queued")
+        RUNNING = "running", pgettext_lazy("sync run status", "Running")
+        SUCCEEDED = "succeeded", pgettext_lazy("sync run status", "Succeeded")
+        SUCCEEDED_WITH_ISSUES = (
+            "succeeded_with_issues",
+            pgettext_lazy("sync run status", "Succeeded with issues"),
+        )
+        FAILED = "failed", pgettext_lazy("sync run status", "Failed")
 
     ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
 
