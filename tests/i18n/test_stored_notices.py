@@ -175,3 +175,22 @@ def test_every_code_words_in_every_language_with_its_parameters() -> None:
         assert render("run.gave_up", {**params, "retries": 1}).endswith(
             "Opgegeven na 1 nieuwe poging; de volgende geplande synchronisatie probeert het opnieuw."
         )
+
+
+def test_the_data_migration_turns_known_sentences_into_codes_and_keeps_any_other_text() -> None:
+    import importlib
+
+    migration = importlib.import_module("syncs.migrations.0004_notices")
+    assert migration._notice("The sync was disconnected before this run started.") == (
+        "run.cancelled_disconnected",
+        {},
+    )
+    assert migration._notice("Something an older release wrote.") == (
+        "legacy",
+        {"text": "Something an older release wrote."},
+    )
+    assert migration._notice("") == ("", {})
+    # Every sentence it knows is still the English text of its code, so those rows read as they did.
+    with translation.override("en"):
+        for text, code in migration.KNOWN_TEXTS.items():
+            assert render(code) == text, code
