@@ -190,7 +190,5 @@ def test_the_data_migration_turns_known_sentences_into_codes_and_keeps_any_other
         {"text": "Something an older release wrote."},
     )
     assert migration._notice("") == ("", {})
-    # Every sentence it knows is still the English text of its code, so those rows read as they did.
-    with translation.override("en"):
-        for text, code in migration.KNOWN_TEXTS.items():
-            assert render(code) == text, code
+    # Every sentence it knows has a code that is still worded (its words may have improved since).
+    assert set(migration.KNOWN_TEXTS.values()) <= set(TEXTS)
