@@ -17,9 +17,11 @@ from django.db.models import (
     Case,
     CharField,
     Count,
+    Exists,
     F,
     FilteredRelation,
     IntegerField,
+    OuterRef,
     Q,
     QuerySet,
     Value,
@@ -33,7 +35,7 @@ from clients.access import FirmAccess
 from clients.models import ClientFile
 from clients.selectors import client_file_list_visible
 
-from .models import Connection, SyncRun
+from .models import ChangeAlert, Connection, SyncRun
 
 FILES_PER_PAGE = 50
 
@@ -97,6 +99,8 @@ class Chip:
     key: str
     label: Any
     statuses: frozenset[FileStatus] | None  # None: every file
+    # Or, instead of states, a yes/no the database works out per file (an annotation of with_sync_state).
+    flag: str = ""
 
 
 CHIPS = (
@@ -115,6 +119,8 @@ CHIPS = (
     Chip("never_synced", _("Never synced"), frozenset({FileStatus.NEVER_SYNCED})),
     Chip("not_linked", _("Not linked"), frozenset({FileStatus.NOT_LINKED})),
     Chip("archived", _("Archived"), frozenset({FileStatus.ARCHIVED})),
+    # Whatever its sync state: a file whose syncs changed closed periods and nobody accepted it yet.
+    Chip("closed_changes", _("Changes in closed periods"), None, flag="closed_changes"),
 )
 CHIPS_BY_KEY = {chip.key: chip for chip in CHIPS}
 
@@ -161,6 +167,9 @@ def with_sync_state(files: QuerySet[ClientFile]) -> QuerySet[ClientFile]:
             latest_run_status=F("active_link__latest_run__status"),
             latest_error=F("active_link__latest_run__error_class"),
             latest_finished_at=F("active_link__latest_run__finished_at"),
+            closed_changes=Exists(
+                ChangeAlert.objects.filter(client_file=OuterRef("pk"), status=ChangeAlert.Status.OPEN)
+            ),
         )
         .annotate(status=_status_expression())
         .annotate(
@@ -240,7 +249,10 @@ def _searched(files: QuerySet[ClientFile], flt: OverviewFilter) -> QuerySet[Clie
 def overview_files_matching(*, access: FirmAccess, flt: OverviewFilter) -> QuerySet[ClientFile]:
     """Every visible file the filter selects (all pages): what "Sync all N matching" acts on."""
     files = _searched(with_sync_state(client_file_list_visible(access=access)), flt)
-    statuses = CHIPS_BY_KEY[flt.chip].statuses
+    chip = CHIPS_BY_KEY[flt.chip]
+    if chip.flag:
+        return files.filter(Q(**{chip.flag: True}))
+    statuses = chip.statuses
     if statuses is not None:
         files = files.filter(Q(status__in=[s.value for s in statuses]))
     return files
@@ -313,8 +325,12 @@ def overview_chips(*, access: FirmAccess, flt: OverviewFilter) -> list[ChipCount
             if chip.statuses is not None
             else Count("pk")
             for chip in CHIPS
+            if not chip.flag
         }
     )
+    # A yes/no chip counts in a query of its own (PostgreSQL cannot see an EXISTS annotation inside the
+    # aggregate above).
+    totals.update({chip.key: searched.filter(Q(**{chip.flag: True})).count() for chip in CHIPS if chip.flag})
     return [
         ChipCount(
             chip=chip,

@@ -111,6 +111,12 @@ def test_changes_in_closed_periods_open_one_alert_that_follows_later_syncs(
     assert [line["amount"] for line in changed.before] == ["800.0000", "-800.0000"]
     assert [line["amount"] for line in changed.after] == ["900.0000", "-900.0000"]
     assert list(alert.runs.all()) == [run]
+    # The overview knows it, whatever the file's sync state.
+    overview = Client()
+    overview.force_login(world.staff)
+    listed = overview.get(reverse("firm_overview", args=[world.firm.slug]) + "?status=closed_changes")
+    assert link.client_file.name in listed.content.decode()
+    assert world.other_file.name not in listed.content.decode()
 
     # The edit is undone in WoW: its lines leave the alert, May's stay; still one alert.
     _set_amounts(wow_sandbox, march, [800, -800])

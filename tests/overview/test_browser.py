@@ -53,6 +53,7 @@ def test_the_chips_count_every_state_and_filters_and_search_narrow_the_list(
         "never_synced": 1,
         "not_linked": 3,
         "archived": 0,
+        "closed_changes": 0,
     }
     running = page.locator("tr.status-running")
     expect(running).to_contain_text("Running")

@@ -79,6 +79,7 @@ def test_every_state_shows_in_words_and_the_chips_count_it(client: Client, world
         "never_synced": 1,
         "not_linked": 3,
         "archived": 1,
+        "closed_changes": 0,
     }
     archived = get(client, world.firm, "?status=archived")
     assert rows(archived) == {"F-in_step_2": "Archived"}
