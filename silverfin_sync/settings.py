@@ -142,7 +142,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-AUTHENTICATION_BACKENDS = ["clients.backends.EmailBackend"]
+# E-mails log in whatever their capitals; Django's own backend stays listed for sessions that name it (an
+# accepted invitation logs its user in through it).
+AUTHENTICATION_BACKENDS = ["clients.backends.EmailBackend", "django.contrib.auth.backends.ModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

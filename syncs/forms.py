@@ -60,7 +60,7 @@ class LinkForm(forms.Form):
     start_date = forms.DateField(
         label=_("Do not sync before (optional)"),
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),  # the format a date input reads
         help_text=_("The first day of a fiscal year; earlier years are left out."),
     )
 

@@ -182,7 +182,7 @@ def test_a_client_file_of_a_disconnected_sync_says_so_and_offers_what_works(
     assert "Sync now" not in shown
     assert "This client file does not sync: “WinbooksOnWeb” is disconnected." in shown
     assert reverse("syncs_tab", args=[slug]) in html  # the admin is led to reconnect it
-    assert "Change link" not in shown and "<select" not in html  # no form that can only fail
+    assert "Change link" not in shown and 'name="connection"' not in html  # no form that can only fail
     # Removing the link asks first, then does it; the page no longer speaks of a next sync.
     unlink = reverse("client_unlink", args=[slug, cf])
     confirm = admin.get(unlink)
@@ -245,3 +245,22 @@ def test_the_demo_keeps_kombus_control_folder_under_var_and_forgets_sandbox_toke
     connection.refresh_from_db()
     assert connection.status == Connection.Status.NEEDS_RECONNECT
     assert AuditEvent.objects.filter(action=AuditEvent.Action.NEEDS_RECONNECT).exists()
+
+
+def test_the_link_form_shows_and_keeps_the_start_date_and_says_what_changing_it_did(
+    world: FirmWorld, connection: Connection, wow_sandbox: Any
+) -> None:
+    staff, slug, cf = client_for(world.staff), world.firm.slug, world.given_file.pk
+    link_url = reverse("client_link", args=[slug, cf])
+    form = {"connection": connection.pk, "company_code": wow_sandbox.DEMO, "start_date": "2025-01-01"}
+    first = staff.post(link_url, form, follow=True)
+    assert "The first sync has started." in first.content.decode()
+    page = staff.get(reverse("client_file_detail", args=[slug, cf])).content.decode()
+    assert 'value="2025-01-01"' in page  # shown again, as a date input reads it: "Change link" keeps it
+    runs = SyncRun.objects.filter(link__client_file=world.given_file)
+    runs.update(status=SyncRun.Status.SUCCEEDED)  # the first sync is done
+    changed = staff.post(link_url, {**form, "start_date": "2024-01-01"}, follow=True)
+    shown = text_of(changed.content.decode())
+    assert "“Do not sync before” is changed." in shown and "first sync has started" not in shown
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.START_DATE_CHANGED).exists()
+    assert runs.filter(status=SyncRun.Status.QUEUED).count() == 1  # and a sync is queued to apply it
