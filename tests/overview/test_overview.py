@@ -241,7 +241,15 @@ def test_the_overview_of_5000_files_costs_what_one_of_20_does(
         for query in ("", "?status=attention&sort=status", "?q=client+0&sort=last_sync&page=3"):
             with CaptureQueriesContext(connection) as queries:
                 html = get(client, w.firm, query)
-            measured[f"{name} {query}"] = len(queries)
+            # The session's own writes (its expiry is pushed on at most once a minute) depend on the clock,
+            # not on the number of files: left out of the comparison.
+            measured[f"{name} {query}"] = len(
+                [
+                    q
+                    for q in queries
+                    if "django_session" not in q["sql"] and not q["sql"].startswith(("SAVEPOINT", "RELEASE"))
+                ]
+            )
         assert 'class="sync-arrows"' in html
     assert len(set(measured.values())) == 1, measured
     client.force_login(world.staff)
