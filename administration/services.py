@@ -29,7 +29,7 @@ from clients import services as client_services
 from clients.models import ClientFile, Firm, Membership, Role
 from silverfin_sync.notices import Notice
 from syncs.connections import audit_record
-from syncs.models import AuditEvent, ClientLink, Connection, SyncRun
+from syncs.models import AuditEvent, ClientLink, Connection, ErrorKind, SyncRun
 from syncs.providers import ProviderError, get_provider
 from syncs.runs import sync_runs_cancel_queued
 from syncs.services import client_link_set
@@ -124,7 +124,7 @@ def client_file_archive(*, client_file: ClientFile, actor: User | None) -> Clien
         locked.save(update_fields=["archived_at", "updated_at"])
         sync_runs_cancel_queued(
             SyncRun.objects.filter(client_file=locked),
-            error_class="config",
+            error_class=ErrorKind.CONFIG,
             notice=Notice("run.cancelled_archived"),
         )
         _audit(locked.firm, actor, "file_archived", client_file=locked, client_file_name=locked.name)

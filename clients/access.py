@@ -80,10 +80,6 @@ class FirmAccess:
         return self.may(Action.MANAGE_PEOPLE)
 
 
-def role_allows(role: str, action: Action) -> bool:
-    return action in _ROLE_ACTIONS[role]
-
-
 def _membership(user: User | AnonymousUser, firm_slug: str) -> Membership | None:
     if not user.is_authenticated:
         return None

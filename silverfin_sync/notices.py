@@ -97,6 +97,14 @@ TEXTS: dict[str, Promise] = {
     ),
     "wow.temporary": _("WinbooksOnWeb had a temporary problem answering; try again in a few minutes."),
     "wow.unusable_answer": _("WinbooksOnWeb answered something we could not use."),
+    "wow.bad_request": _(
+        "WinbooksOnWeb refused a request of this sync as invalid (HTTP %(status)s). Trying again will not "
+        "help: contact support."
+    ),
+    "wow.unreadable_answer": _(
+        "WinbooksOnWeb answered something this sync cannot read. Trying again will not help until the "
+        "company's data or WinbooksOnWeb changes: contact support."
+    ),
     "wow.needs_reconnect": _(
         "This firm's WinbooksOnWeb connection needs reconnecting by an admin on the Syncs tab."
     ),

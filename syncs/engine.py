@@ -53,6 +53,7 @@ from .models import (
     CONNECTION_SECRETS_VIA_LINK,
     ClientLink,
     Connection,
+    ErrorKind,
     PeriodCheck,
     SyncCursor,
     SyncIssue,
@@ -170,9 +171,11 @@ def sync_run_execute(*, run_id: int, reader: Reader | None = None) -> SyncRun:
         # Another worker holds the run now (or it ended elsewhere): nothing more of this attempt is written.
         logger.warning("Run %s: claim lost; this worker stops without writing", run_id)
     except RunCancelled as cancelled:
-        _finish(run, state, status=SyncRun.Status.FAILED, error_class="config", notice=cancelled.notice)
+        _finish(
+            run, state, status=SyncRun.Status.FAILED, error_class=ErrorKind.CONFIG, notice=cancelled.notice
+        )
     except ProviderError as error:
-        if error.kind == "transient":
+        if error.kind == ErrorKind.TRANSIENT:
             _requeue(run, state, error)
             raise
         _finish(run, state, status=SyncRun.Status.FAILED, error_class=error.kind, notice=error.notice)
@@ -182,7 +185,7 @@ def sync_run_execute(*, run_id: int, reader: Reader | None = None) -> SyncRun:
             run,
             state,
             status=SyncRun.Status.FAILED,
-            error_class="internal",
+            error_class=ErrorKind.INTERNAL,
             notice=Notice("run.unexpected_error"),
         )
         raise
@@ -926,7 +929,7 @@ def _finish(
     state: RunState | None,
     *,
     status: SyncRun.Status,
-    error_class: str = "",
+    error_class: ErrorKind | None = None,
     notice: Notice | None = None,
     reconciled: bool | None = None,
 ) -> None:

@@ -9,6 +9,7 @@ from clients.models import Firm
 
 from .models import WINBOOKS_DEFAULT_API_URL, Connection
 from .selectors import connection_choices_for_linking
+from .services import EXCHANGE_TOKEN_MISSING, MAX_EXCHANGE_TOKEN_LENGTH
 
 
 class ConnectWinbooksForm(forms.Form):
@@ -25,9 +26,9 @@ class ConnectWinbooksForm(forms.Form):
     )
     exchange_token = forms.CharField(
         label=_("Exchange token"),
-        max_length=4096,
+        max_length=MAX_EXCHANGE_TOKEN_LENGTH,
         strip=True,
-        error_messages={"required": _("Paste the exchange token from WinbooksOnWeb's e-mail.")},
+        error_messages={"required": EXCHANGE_TOKEN_MISSING},
         # Never sent back to the browser, not even after an error.
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off", "spellcheck": "false"}),
         help_text=_("The token WinbooksOnWeb sent by e-mail. It works once."),
@@ -68,8 +69,9 @@ class LinkForm(forms.Form):
         super().__init__(*args, **kwargs)
         # Only this firm's connected syncs can be chosen: another firm's id fails validation.
         field = self.fields["connection"]
-        field.queryset = connection_choices_for_linking(firm=firm)  # type: ignore[attr-defined]
-        field.label_from_instance = lambda connection: connection.name  # type: ignore[attr-defined]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = connection_choices_for_linking(firm=firm)
+        field.label_from_instance = lambda connection: connection.name  # type: ignore[method-assign,assignment]
 
 
 class ScheduleForm(forms.Form):

@@ -11,11 +11,25 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+import winbooks
 from clients.models import ClientFile, Firm, Period
 from silverfin_sync.crypto import EncryptedTextField
 from silverfin_sync.notices import Notice, render, render_hint
 
-WINBOOKS_DEFAULT_API_URL = "https://rapi.winbooksonweb.be"
+WINBOOKS_DEFAULT_API_URL = winbooks.DEFAULT_API_URL  # the WoW client knows where WoW is
+
+
+class ErrorKind(models.TextChoices):
+    """What went wrong, by who can fix it: a provider's error (``syncs.providers.base.ProviderError``) has
+    one of the first four, and a run that failed or waits to retry records its kind (``SyncRun.error_class``).
+    How each is handled: syncs/providers/base.py."""
+
+    ACCESS = "access", _("Access refused")  # the firm's connection: an admin reconnects
+    CONFIG = "config", _("Set-up to fix")  # this client file's link, or what was asked of the package
+    TRANSIENT = "transient", _("Temporary problem")  # retried with backoff
+    DATA = "data", _("Unreadable data")  # what the package sent cannot be taken in
+    # A run's only: it stopped on an unexpected error (a bug, logged for the team), never a provider's.
+    INTERNAL = "internal", _("Unexpected error")
 
 
 class Provider(models.TextChoices):
@@ -216,7 +230,7 @@ class SyncRun(models.Model):
     counts = models.JSONField(default=dict)
     api_calls = models.IntegerField(default=0)
     api_calls_by_kind = models.JSONField(default=dict)
-    error_class = models.CharField(max_length=30, blank=True)
+    error_class = models.CharField(max_length=30, blank=True, choices=ErrorKind.choices)
     # How it failed (or why it waits), as a notice (silverfin_sync/notices.py): worded when read.
     error_code = models.CharField(max_length=60, blank=True)
     error_params = models.JSONField(default=dict, blank=True)

@@ -24,7 +24,7 @@ from clients.models import ClientFile, Firm
 from silverfin_sync.notices import Notice
 
 from .liveness import held, lease_end, new_claim_token
-from .models import CONNECTION_SECRETS_VIA_LINK, ClientLink, SyncRun, notice_fields
+from .models import CONNECTION_SECRETS_VIA_LINK, ClientLink, ErrorKind, SyncRun, notice_fields
 
 QUEUE_SCHEDULED = "syncs"
 QUEUE_NOW = "syncs-now"  # "Sync now" and first syncs: a person is waiting
@@ -167,7 +167,7 @@ def sync_run_requeue(*, run_id: int, notice: Notice, owner: str | None = None) -
         running = running.filter(claimed_by=owner)
     return bool(
         running.update(
-            status=SyncRun.Status.QUEUED, error_class="transient", **notice_fields("error", notice)
+            status=SyncRun.Status.QUEUED, error_class=ErrorKind.TRANSIENT, **notice_fields("error", notice)
         )
     )
 
@@ -176,7 +176,7 @@ def sync_run_finish(
     *,
     run: SyncRun,
     status: SyncRun.Status,
-    error_class: str = "",
+    error_class: ErrorKind | None = None,
     notice: Notice | None = None,
     reconciled: bool | None = None,
 ) -> None:
@@ -187,7 +187,7 @@ def sync_run_finish(
         held(run.pk, run.claimed_by).update(
             status=status,
             finished_at=now,
-            error_class=error_class,
+            error_class=error_class or "",
             **notice_fields("error", notice),
             reconciled=reconciled,
         )
@@ -208,12 +208,12 @@ def sync_run_give_up(*, run_id: int, reason: Notice) -> None:
     SyncRun.objects.filter(pk=run_id, status__in=SyncRun.ACTIVE_STATUSES).update(
         status=SyncRun.Status.FAILED,
         finished_at=timezone.now(),
-        error_class="transient",
+        error_class=ErrorKind.TRANSIENT,
         **notice_fields("error", gave_up),
     )
 
 
-def sync_runs_cancel_queued(runs: QuerySet[SyncRun], *, error_class: str, notice: Notice) -> int:
+def sync_runs_cancel_queued(runs: QuerySet[SyncRun], *, error_class: ErrorKind, notice: Notice) -> int:
     """Runs not started yet will not be: they end as failed, saying why (a worker finds them taken)."""
     return runs.filter(status=SyncRun.Status.QUEUED).update(
         status=SyncRun.Status.FAILED,

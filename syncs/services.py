@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from clients.models import ClientFile, Firm
 from silverfin_sync.notices import Notice
@@ -30,6 +31,7 @@ from .models import (
     AuditEvent,
     ClientLink,
     Connection,
+    ErrorKind,
     Provider,
     SyncCursor,
     SyncRun,
@@ -40,7 +42,9 @@ from .schedule import next_nightly
 
 logger = logging.getLogger(__name__)
 
+# What an exchange token may be, said once: the connect and reconnect forms use these too.
 MAX_EXCHANGE_TOKEN_LENGTH = 4096
+EXCHANGE_TOKEN_MISSING = gettext_lazy("Paste the exchange token from WinbooksOnWeb's e-mail.")
 
 
 def _clean_name(name: str) -> str:
@@ -68,7 +72,7 @@ def _clean_email(email: str) -> str:
 def _clean_exchange_token(token: str) -> str:
     cleaned = token.strip()
     if not cleaned:
-        raise ValidationError({"exchange_token": _("Paste the exchange token from WinbooksOnWeb's e-mail.")})
+        raise ValidationError({"exchange_token": EXCHANGE_TOKEN_MISSING})
     if len(cleaned) > MAX_EXCHANGE_TOKEN_LENGTH or any(
         ch.isspace() or not ch.isprintable() for ch in cleaned
     ):
@@ -264,7 +268,7 @@ def connection_disconnect(*, connection: Connection, actor: User | None) -> Conn
         locked.save()
         sync_runs_cancel_queued(
             SyncRun.objects.filter(link__connection=locked),
-            error_class="access",
+            error_class=ErrorKind.ACCESS,
             notice=Notice("run.cancelled_disconnected"),
         )
         audit_record(
@@ -359,7 +363,7 @@ def client_link_set(
                 ClientLink.objects.filter(pk=current.pk).update(unlinked_at=timezone.now())
                 sync_runs_cancel_queued(
                     SyncRun.objects.filter(link=current),
-                    error_class="config",
+                    error_class=ErrorKind.CONFIG,
                     notice=Notice("run.cancelled_relinked"),
                 )
             link = ClientLink.objects.create(
@@ -422,7 +426,9 @@ def _check_start_date(*, connection: Connection, company_code: str, start_date: 
             connection_id=connection.pk, company_code=company_code
         )
     except ProviderError as error:
-        raise _provider_failure(error, field="company_code" if error.kind == "config" else None) from error
+        raise _provider_failure(
+            error, field="company_code" if error.kind == ErrorKind.CONFIG else None
+        ) from error
     if start_date is None or start_date in starts:
         return
     if not starts:
@@ -493,7 +499,7 @@ def client_link_remove(*, client_file: ClientFile, actor: User | None) -> Client
         link.save(update_fields=["unlinked_at"])
         sync_runs_cancel_queued(
             SyncRun.objects.filter(link=link),
-            error_class="config",
+            error_class=ErrorKind.CONFIG,
             notice=Notice("run.cancelled_unlinked"),
         )
         audit_record(

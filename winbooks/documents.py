@@ -28,14 +28,14 @@ import msgspec
 
 from .dates import parse_date_text
 from .records import (
-    _BOOLEAN,
-    _GUID,
-    _INTEGER,
-    _LINES,
-    _MOMENT,
-    _NUMBER,
-    _REQUIRED_NUMBER,
-    _TEXT,
+    BOOLEAN,
+    GUID,
+    INTEGER,
+    LINES,
+    MOMENT,
+    NUMBER,
+    REQUIRED_NUMBER,
+    TEXT,
     ZERO_GUID,
     GLTrans,
     GLTransHeader,
@@ -49,13 +49,13 @@ from .records import (
 # keyset cursor, sent back to WoW as WoW wrote it.
 _Guid = Annotated[str, msgspec.Meta(min_length=36, max_length=36)]
 _KIND_TYPES: dict[str, Any] = {
-    _TEXT: str | None,
-    _GUID: _Guid | None,
-    _INTEGER: int | None,  # msgspec refuses booleans and 1.0 for an int, as _read_plain does
-    _BOOLEAN: bool | None,
-    _NUMBER: Decimal | None,  # exact from the JSON text; non-finite values are refused below
-    _REQUIRED_NUMBER: Decimal,
-    _MOMENT: str | None,
+    TEXT: str | None,
+    GUID: _Guid | None,
+    INTEGER: int | None,  # msgspec refuses booleans and 1.0 for an int, as _read_plain does
+    BOOLEAN: bool | None,
+    NUMBER: Decimal | None,  # exact from the JSON text; non-finite values are refused below
+    REQUIRED_NUMBER: Decimal,
+    MOMENT: str | None,
 }
 _UUIDS = {GLTrans: {"id"}, GLTransHeader: set()}
 _REFERENCES = {
@@ -83,17 +83,17 @@ def _schema(cls: type[Record], lines: Any = None) -> tuple[type[msgspec.Struct],
         if alternates:
             raise TypeError(f"{cls.__name__}.{attr}: alternate names are not decoded typed")
         rename[attr] = name
-        if kind == _LINES:
+        if kind == LINES:
             fields.append((attr, list[lines] | None, None))
-        elif kind == _GUID and attr in _UUIDS[cls]:
+        elif kind == GUID and attr in _UUIDS[cls]:
             fields.append((attr, uuid.UUID | None, None))
-        elif kind == _REQUIRED_NUMBER:
+        elif kind == REQUIRED_NUMBER:
             fields.append((attr, _KIND_TYPES[kind], msgspec.NODEFAULT))
         else:
             fields.append((attr, _KIND_TYPES[kind], None))
-        if kind == _MOMENT:
+        if kind == MOMENT:
             moments.append(attr)
-        elif kind in (_NUMBER, _REQUIRED_NUMBER):
+        elif kind in (NUMBER, REQUIRED_NUMBER):
             numbers.append(attr)
     struct = msgspec.defstruct(
         f"Wire{cls.__name__}", fields, rename=rename, kw_only=True, gc=False, omit_defaults=False

@@ -89,9 +89,6 @@ class ProjectionOperator(IntEnum):
     GROUP_BY = 32
 
 
-_LOGICAL = frozenset({Operator.OR, Operator.AND, Operator.NOT})
-
-
 @dataclass(frozen=True, slots=True)
 class Condition:
     """One condition. Logical operators (Or, And, Not) carry their operand conditions in ``values``."""

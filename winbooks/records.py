@@ -159,19 +159,20 @@ class _Reader:
         return value
 
 
-# Field kinds, named after the _Reader method that reads each.
-_TEXT = "text"
-_GUID = "guid"
-_INTEGER = "integer"
-_BOOLEAN = "boolean"
-_NUMBER = "number"
-_REQUIRED_NUMBER = "required_number"
-_MOMENT = "moment"
-_THIRD = "third"
-_LINES = "lines"
+# Field kinds, named after the _Reader method that reads each (winbooks.documents builds its typed schema
+# from them too).
+TEXT = "text"
+GUID = "guid"
+INTEGER = "integer"
+BOOLEAN = "boolean"
+NUMBER = "number"
+REQUIRED_NUMBER = "required_number"
+MOMENT = "moment"
+THIRD = "third"
+LINES = "lines"
 
 # Kinds whose plain value is a JSON value of exactly this type, returned as is.
-_EXACT_TYPES: dict[str, type] = {_TEXT: str, _INTEGER: int, _BOOLEAN: bool, _LINES: list}
+_EXACT_TYPES: dict[str, type] = {TEXT: str, INTEGER: int, BOOLEAN: bool, LINES: list}
 
 _new = object.__new__
 _set_attr = object.__setattr__
@@ -206,11 +207,11 @@ def _by_kind(spec: tuple[tuple[str, str, str, tuple[str, ...]], ...]) -> tuple[t
             return None
         if kind in _EXACT_TYPES:
             exact.append((attr, name, _EXACT_TYPES[kind]))
-        elif kind == _GUID:
+        elif kind == GUID:
             guids.append((attr, name))
-        elif kind in (_NUMBER, _REQUIRED_NUMBER):
-            numbers.append((attr, name, kind == _REQUIRED_NUMBER))
-        elif kind == _MOMENT:
+        elif kind in (NUMBER, REQUIRED_NUMBER):
+            numbers.append((attr, name, kind == REQUIRED_NUMBER))
+        elif kind == MOMENT:
             moments.append((attr, name))
         else:
             return None
@@ -278,12 +279,12 @@ class Record:
 
     # attribute: (kind, JSON name, alternate names...), in reading order. A subclass lists its own fields.
     _FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
-        "id": (_GUID, "Id"),
-        "version": (_INTEGER, "Version"),
-        "created": (_MOMENT, "Created"),
-        "modified": (_MOMENT, "Modified"),
-        "created_by": (_GUID, "CreatedBy"),
-        "modified_by": (_GUID, "ModifiedBy"),
+        "id": (GUID, "Id"),
+        "version": (INTEGER, "Version"),
+        "created": (MOMENT, "Created"),
+        "modified": (MOMENT, "Modified"),
+        "created_by": (GUID, "CreatedBy"),
+        "modified_by": (GUID, "ModifiedBy"),
     }
 
     @classmethod
@@ -323,11 +324,11 @@ class BookYear(Record):
     is_closed: bool | None = None
 
     _FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
-        "code": (_TEXT, "Code"),
-        "label": (_TEXT, "Label", "Name", "Description"),
-        "start_date": (_MOMENT, "StartDate", "BeginDate", "DateStart", "DateBegin", "FromDate"),
-        "end_date": (_MOMENT, "EndDate", "DateEnd", "ToDate"),
-        "is_closed": (_BOOLEAN, "IsClosed", "Closed"),
+        "code": (TEXT, "Code"),
+        "label": (TEXT, "Label", "Name", "Description"),
+        "start_date": (MOMENT, "StartDate", "BeginDate", "DateStart", "DateBegin", "FromDate"),
+        "end_date": (MOMENT, "EndDate", "DateEnd", "ToDate"),
+        "is_closed": (BOOLEAN, "IsClosed", "Closed"),
     }
 
 
@@ -347,14 +348,14 @@ class BookPeriod(Record):
     label: str | None = None
 
     _FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
-        "code": (_TEXT, "Code"),
-        "book_year_id": (_GUID, "BookYear_Id"),
-        "number": (_INTEGER, "Number"),
-        "related_year": (_INTEGER, "RelatedYear"),
-        "related_month": (_INTEGER, "RelatedMonth"),
-        "start_date": (_MOMENT, "StartDate", "BeginDate", "DateStart", "DateBegin", "FromDate"),
-        "end_date": (_MOMENT, "EndDate", "DateEnd", "ToDate"),
-        "label": (_TEXT, "Label", "Name", "Description"),
+        "code": (TEXT, "Code"),
+        "book_year_id": (GUID, "BookYear_Id"),
+        "number": (INTEGER, "Number"),
+        "related_year": (INTEGER, "RelatedYear"),
+        "related_month": (INTEGER, "RelatedMonth"),
+        "start_date": (MOMENT, "StartDate", "BeginDate", "DateStart", "DateBegin", "FromDate"),
+        "end_date": (MOMENT, "EndDate", "DateEnd", "ToDate"),
+        "label": (TEXT, "Label", "Name", "Description"),
     }
 
 
@@ -369,9 +370,9 @@ class Journal(Record):
     journal_type: str | None = None
 
     _FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
-        "code": (_TEXT, "Code"),
-        "label": (_TEXT, "Label", "Name", "Description"),
-        "journal_type": (_TEXT, "JournalType", "JournalTypeCode", "Type", "DbkType"),
+        "code": (TEXT, "Code"),
+        "label": (TEXT, "Label", "Name", "Description"),
+        "journal_type": (TEXT, "JournalType", "JournalTypeCode", "Type", "DbkType"),
     }
 
 
@@ -388,11 +389,11 @@ class GLAccount(Record):
     is_locked: bool | None = None
 
     _FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
-        "code": (_TEXT, "Code"),
-        "label": (_TEXT, "Label", "Name", "Label1", "Name1"),
-        "label2": (_TEXT, "Label2", "Name2"),
-        "central_account_type_code": (_TEXT, "CentralAccountTypeCode", "CentralAccountType"),
-        "is_locked": (_BOOLEAN, "IsLocked", "Locked"),
+        "code": (TEXT, "Code"),
+        "label": (TEXT, "Label", "Name", "Label1", "Name1"),
+        "label2": (TEXT, "Label2", "Name2"),
+        "central_account_type_code": (TEXT, "CentralAccountTypeCode", "CentralAccountType"),
+        "is_locked": (BOOLEAN, "IsLocked", "Locked"),
     }
 
 
@@ -410,12 +411,12 @@ class Third(Record):
     currency_code: str | None = None
 
     _FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
-        "code": (_TEXT, "Code"),
-        "name": (_TEXT, "Name"),
-        "vat_number": (_TEXT, "VatNumber"),
-        "vat_country_code": (_TEXT, "VatCountryCode"),
-        "language_code": (_TEXT, "LanguageCode"),
-        "currency_code": (_TEXT, "CurrencyCode"),
+        "code": (TEXT, "Code"),
+        "name": (TEXT, "Name"),
+        "vat_number": (TEXT, "VatNumber"),
+        "vat_country_code": (TEXT, "VatCountryCode"),
+        "language_code": (TEXT, "LanguageCode"),
+        "currency_code": (TEXT, "CurrencyCode"),
     }
 
 
@@ -433,12 +434,12 @@ class Customer(Record):
     gl_account2_id: str | None = None
 
     _FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
-        "code": (_TEXT, "Code"),
-        "third_id": (_GUID, "Third_Id"),
-        "third": (_THIRD, "Third"),
-        "vat_code": (_TEXT, "VatCode"),
-        "gl_account_id": (_GUID, "GLAccount_Id"),
-        "gl_account2_id": (_GUID, "GLAccount2_Id"),
+        "code": (TEXT, "Code"),
+        "third_id": (GUID, "Third_Id"),
+        "third": (THIRD, "Third"),
+        "vat_code": (TEXT, "VatCode"),
+        "gl_account_id": (GUID, "GLAccount_Id"),
+        "gl_account2_id": (GUID, "GLAccount2_Id"),
     }
 
 
@@ -460,9 +461,9 @@ class Vat(Record):
     rate: Decimal | None = None
 
     _FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
-        "code": (_TEXT, "Code"),
-        "label": (_TEXT, "Label", "Name", "Description"),
-        "rate": (_NUMBER, "Rate", "VatRate", "Percent", "Percentage"),
+        "code": (TEXT, "Code"),
+        "label": (TEXT, "Label", "Name", "Description"),
+        "rate": (NUMBER, "Rate", "VatRate", "Percent", "Percentage"),
     }
 
 
@@ -491,23 +492,23 @@ class GLTrans(Record):
     currency_code: str | None = None
 
     _FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
-        "gl_trans_header_id": (_GUID, "GLTransHeader_Id"),
-        "book_period_id": (_GUID, "BookPeriod_Id"),
-        "line_order": (_INTEGER, "LineOrder"),
-        "gl_account_id": (_GUID, "GLAccount_Id"),
-        "gl_account_code": (_TEXT, "GLAccountCode"),
-        "customer_id": (_GUID, "Customer_Id"),
-        "customer_code": (_TEXT, "CustomerCode"),
-        "supplier_id": (_GUID, "Supplier_Id"),
-        "supplier_code": (_TEXT, "SupplierCode"),
-        "vat_id": (_GUID, "Vat_Id"),
-        "vat_code": (_TEXT, "VatCode"),
-        "amount": (_REQUIRED_NUMBER, "Amount"),
-        "vat_base_amount": (_NUMBER, "VatBaseAmount"),
-        "vat_tax_amount": (_NUMBER, "VatTaxAmount"),
-        "comment_booking": (_TEXT, "CommentBooking"),
-        "value_date": (_MOMENT, "ValueDate"),
-        "currency_code": (_TEXT, "CurrencyCode"),
+        "gl_trans_header_id": (GUID, "GLTransHeader_Id"),
+        "book_period_id": (GUID, "BookPeriod_Id"),
+        "line_order": (INTEGER, "LineOrder"),
+        "gl_account_id": (GUID, "GLAccount_Id"),
+        "gl_account_code": (TEXT, "GLAccountCode"),
+        "customer_id": (GUID, "Customer_Id"),
+        "customer_code": (TEXT, "CustomerCode"),
+        "supplier_id": (GUID, "Supplier_Id"),
+        "supplier_code": (TEXT, "SupplierCode"),
+        "vat_id": (GUID, "Vat_Id"),
+        "vat_code": (TEXT, "VatCode"),
+        "amount": (REQUIRED_NUMBER, "Amount"),
+        "vat_base_amount": (NUMBER, "VatBaseAmount"),
+        "vat_tax_amount": (NUMBER, "VatTaxAmount"),
+        "comment_booking": (TEXT, "CommentBooking"),
+        "value_date": (MOMENT, "ValueDate"),
+        "currency_code": (TEXT, "CurrencyCode"),
     }
 
 
@@ -527,14 +528,14 @@ class GLTransHeader(Record):
     lines: tuple[GLTrans, ...] = ()
 
     _FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
-        "lines": (_LINES, "GLTransactions"),  # first: its type is checked before the other fields
-        "book_period_id": (_GUID, "BookPeriod_Id"),
-        "journal_id": (_GUID, "Journal_Id"),
-        "journal_code": (_TEXT, "JournalCode"),
-        "doc_number": (_INTEGER, "DocNumber"),
-        "book_date": (_MOMENT, "BookDate"),
-        "due_date": (_MOMENT, "DueDate"),
-        "is_locked": (_BOOLEAN, "IsLocked"),
+        "lines": (LINES, "GLTransactions"),  # first: its type is checked before the other fields
+        "book_period_id": (GUID, "BookPeriod_Id"),
+        "journal_id": (GUID, "Journal_Id"),
+        "journal_code": (TEXT, "JournalCode"),
+        "doc_number": (INTEGER, "DocNumber"),
+        "book_date": (MOMENT, "BookDate"),
+        "due_date": (MOMENT, "DueDate"),
+        "is_locked": (BOOLEAN, "IsLocked"),
     }
 
     @classmethod

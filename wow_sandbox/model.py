@@ -157,7 +157,6 @@ def money_decimal(cents: int | None) -> Decimal | None:
 
 # --------------------------------------------------------------------------------------------- schema
 
-KINDS = ("guid", "ref", "str", "int", "bool", "date", "money")
 USER_TABLE = "_User"  # internal: the users behind CreatedBy/ModifiedBy (rid, Id)
 
 

@@ -79,11 +79,12 @@ def _master_columns(model: type[models.Model], row_type: type) -> tuple[_Column,
             continue
         name = row_field.name.removesuffix("_wow_id")
         model_field = model._meta.get_field(name)
+        assert isinstance(model_field, models.Field), name  # a concrete column, not a reverse relation
         refers_to = model_field.related_model if model_field.is_relation else None
         columns.append(
             _Column(
                 name=model_field.name,
-                attname=model_field.attname,  # type: ignore[union-attr]
+                attname=model_field.attname,
                 row_attribute=row_field.name,
                 max_length=model_field.max_length if isinstance(model_field, models.CharField) else None,
                 refers_to=refers_to if isinstance(refers_to, type) else None,

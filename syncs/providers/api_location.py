@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from silverfin_sync.notices import Notice
+from syncs.models import ErrorKind
 
 from .base import ProviderError
 
@@ -59,24 +60,26 @@ def clean_api_url(api_url: str) -> str:
     api_url = api_url.strip().rstrip("/")
     parts = urlsplit(api_url)
     if parts.scheme not in {"https", "http"} or not parts.hostname:
-        raise ProviderError(Notice("wow.api_url_not_web_address"), kind="config")
+        raise ProviderError(Notice("wow.api_url_not_web_address"), kind=ErrorKind.CONFIG)
     if parts.query or parts.fragment or parts.username:
-        raise ProviderError(Notice("wow.api_url_not_plain"), kind="config")
+        raise ProviderError(Notice("wow.api_url_not_plain"), kind=ErrorKind.CONFIG)
     host = parts.hostname.lower()
     if not settings.WOW_API_RESTRICTED:
         if parts.scheme == "http" and not _is_loopback_name(host):
-            raise ProviderError(Notice("wow.api_url_not_https"), kind="config")
+            raise ProviderError(Notice("wow.api_url_not_https"), kind=ErrorKind.CONFIG)
         return api_url
     try:
         port = parts.port
     except ValueError:
         port = -1
     if parts.scheme != "https" or host not in settings.WOW_API_HOSTS or port not in (None, 443):
-        raise ProviderError(Notice("wow.api_url_not_wow", {"hosts": _allowed_hosts_text()}), kind="config")
+        raise ProviderError(
+            Notice("wow.api_url_not_wow", {"hosts": _allowed_hosts_text()}), kind=ErrorKind.CONFIG
+        )
     try:
         addresses = {info[4][0] for info in socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)}
     except (OSError, UnicodeError):
         addresses = set()
     if not addresses or not all(address_allowed(str(address)) for address in addresses):
-        raise ProviderError(Notice("wow.api_url_unchecked"), kind="transient")
+        raise ProviderError(Notice("wow.api_url_unchecked"), kind=ErrorKind.TRANSIENT)
     return api_url

@@ -5,7 +5,8 @@ and hands the sync engine a ``Reader`` for one company. The engine only ever tal
 ask the package, and how its objects become the ledger's plain rows (``clients.ledger.rows``), is the
 provider's own business. See docs/architecture.md, "Adding a second package".
 
-Errors fall in four kinds, each with its own handling:
+Errors fall in four kinds (``syncs.models.ErrorKind``, which a failed run records too), each with its own
+handling:
 
 - ``access``: the firm's connection itself is refused (token revoked, licence module missing). The
   connection is marked "needs reconnecting" once, for the whole firm, and its runs stop.
@@ -22,13 +23,12 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from clients.ledger.rows import Rejected
 from clients.ledger.streams import Stream
 from silverfin_sync.notices import Notice
-
-ErrorKind = Literal["access", "config", "transient", "data"]
+from syncs.models import ErrorKind
 
 
 class ProviderError(Exception):
@@ -43,7 +43,7 @@ class ProviderError(Exception):
     ) -> None:
         super().__init__(notice.code)
         self.notice = notice
-        self.kind = kind
+        self.kind = ErrorKind(kind)
         self.retry_after = retry_after
         self.field = field  # the form field the notice is about (e.g. the API location), when there is one
 

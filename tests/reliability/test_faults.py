@@ -14,7 +14,7 @@ from clients.ledger.streams import Stream
 from clients.models import Entry, EntryLine
 from silverfin_sync.notices import Notice
 from syncs.engine import sync_run_execute
-from syncs.models import AuditEvent, ClientLink, Connection, SyncCursor, SyncIssue, SyncRun
+from syncs.models import AuditEvent, ClientLink, Connection, ErrorKind, SyncCursor, SyncIssue, SyncRun
 from syncs.providers import ProviderError
 from syncs.providers.winbooks import reader as winbooks_reader
 from syncs.providers.winbooks.reader import WinbooksReader
@@ -279,7 +279,7 @@ def test_the_task_retries_after_what_wow_asked(link: ClientLink, monkeypatch: py
     run = queued_run(link)
 
     def rate_limited(**_: Any) -> None:
-        raise ProviderError(Notice("wow.rate_limited"), kind="transient", retry_after=42)
+        raise ProviderError(Notice("wow.rate_limited"), kind=ErrorKind.TRANSIENT, retry_after=42)
 
     monkeypatch.setattr(engine, "sync_run_execute", rate_limited)
     countdowns: list[float] = []

@@ -16,6 +16,7 @@ from typing import Any
 from clients.ledger.rows import EntryRow, LineRow
 from clients.ledger.streams import ENTRIES, STREAMS, Stream
 from silverfin_sync.notices import Notice
+from syncs.models import ErrorKind
 from syncs.providers.base import (
     NO_KEY,
     AccountSums,
@@ -192,7 +193,7 @@ class FakeProvider:
 
     def exchange(self, *, api_url: str, email: str, exchange_token: str) -> Credentials:
         if exchange_token != "let-me-in":
-            raise ProviderError(Notice.legacy("Fake books did not accept this token."), kind="access")
+            raise ProviderError(Notice.legacy("Fake books did not accept this token."), kind=ErrorKind.ACCESS)
         return Credentials(
             api_url=api_url,
             email=email,
@@ -203,7 +204,9 @@ class FakeProvider:
 
     def check_company(self, *, connection_id: int, company_code: str) -> list[dt.date]:
         if company_code not in self.companies:
-            raise ProviderError(Notice.legacy("Fake books knows no company with this code."), kind="config")
+            raise ProviderError(
+                Notice.legacy("Fake books knows no company with this code."), kind=ErrorKind.CONFIG
+            )
         return []
 
     def reader(self, *, connection_id: int, company_code: str) -> FakeReader:

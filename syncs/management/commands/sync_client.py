@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from syncs.engine import sync_run_execute
-from syncs.models import SyncRun
+from syncs.models import ErrorKind, SyncRun
 from syncs.providers import ProviderError
 from syncs.runs import client_file_sync_now, retry_delay
 
@@ -89,7 +89,9 @@ class Command(BaseCommand):
         self.stdout.write(json.dumps(run_summary(run), indent=2, default=str))
         if run.status == SyncRun.Status.FAILED:
             hint = (
-                "" if options["traceback"] or run.error_class != "internal" else " (--traceback shows where)"
+                ""
+                if options["traceback"] or run.error_class != ErrorKind.INTERNAL
+                else " (--traceback shows where)"
             )
             raise CommandError((run.error_message or "The sync failed.") + hint)
 
@@ -101,7 +103,7 @@ class Command(BaseCommand):
                 # Runs it here unless a worker claimed it first (the claim is compare-and-set).
                 run = sync_run_execute(run_id=run.pk)
             except ProviderError as error:  # transient: back off and try again, like the worker would
-                if error.kind != "transient":
+                if error.kind != ErrorKind.TRANSIENT:
                     raise
                 attempts += 1
                 if attempts > 5 or time.monotonic() > deadline:

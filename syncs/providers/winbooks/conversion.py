@@ -12,7 +12,7 @@ import functools
 import logging
 import uuid
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 import winbooks
 from clients.ledger.admission import row_admitted
@@ -217,7 +217,7 @@ def _entry_from_wire(r: Any) -> EntryRow:
     doc_number = _text(r.doc_number)
     lines = r.lines
     return EntryRow(
-        wow_id=parse_guid(r.id),  # type: ignore[arg-type]  # a canonical GUID (decode_documents)
+        wow_id=cast(uuid.UUID, parse_guid(r.id)),  # a canonical GUID, never None (decode_documents)
         version=r.version or 0,
         journal_wow_id=r.journal_id,
         period_wow_id=r.book_period_id,

@@ -12,6 +12,7 @@ import logging
 
 import winbooks
 from silverfin_sync.notices import Notice
+from syncs.models import ErrorKind
 from winbooks import query as q
 
 from ..api_location import address_check, clean_api_url
@@ -26,7 +27,7 @@ logger = logging.getLogger(__name__)
 class WinbooksProvider:
     key = "winbooks"
     label = "WinbooksOnWeb"
-    default_api_url = "https://rapi.winbooksonweb.be"
+    default_api_url = winbooks.DEFAULT_API_URL
 
     def exchange(self, *, api_url: str, email: str, exchange_token: str) -> Credentials:
         try:
@@ -47,7 +48,7 @@ class WinbooksProvider:
         except winbooks.WinbooksUnreachable as error:
             logger.info("WinbooksOnWeb not reachable at %s: %s", api_url, error)
             raise ProviderError(
-                Notice("wow.unreachable_at", {"address": api_url}), kind="transient", field="api_url"
+                Notice("wow.unreachable_at", {"address": api_url}), kind=ErrorKind.TRANSIENT, field="api_url"
             ) from error
         except winbooks.WinbooksError as error:
             logger.info("WinbooksOnWeb token exchange refused: %s", type(error).__name__)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
@@ -142,7 +143,7 @@ class WinbooksReader:
             query = q.Query(STREAM_OMS[stream.key], max_level=MAX_LEVEL.get(stream.key, 1)).where(
                 q.in_("Id", wanted[start : start + ID_BATCH])
             )
-            raws = self._call(lambda query=query: self.client.execute_criteria(self.company_code, query))  # type: ignore[misc]
+            raws = self._call(functools.partial(self.client.execute_criteria, self.company_code, query))
             yield records_page(stream.key, raws)
 
     def period_fingerprints(self) -> dict[uuid.UUID, PeriodFingerprint]:
@@ -258,7 +259,7 @@ class WinbooksReader:
                     q.group_by("BookPeriod_Id"), q.group_by("GLAccount_Id"), q.count("Id"), q.sum_("Amount")
                 )
             )
-            rows = self._call(lambda query=query: self.client.execute_criteria(self.company_code, query))  # type: ignore[misc]
+            rows = self._call(functools.partial(self.client.execute_criteria, self.company_code, query))
             for period, account, lines, total in rows:
                 if (key := parse_guid(period)) is not None:
                     result[(key, parse_guid(account))] = (int(lines), Decimal(total or 0))

@@ -19,7 +19,7 @@ from django.utils import timezone
 import winbooks
 from silverfin_sync.notices import Notice
 from syncs.connections import connection_mark_needs_reconnect
-from syncs.models import Connection
+from syncs.models import Connection, ErrorKind
 
 from ..api_location import address_check
 from ..base import ProviderError
@@ -73,7 +73,7 @@ def refresh_tokens_single_flight(
     with transaction.atomic():
         connection = Connection.objects.select_for_update().get(pk=connection_id)
         if connection.status != Connection.Status.CONNECTED:
-            raise ProviderError(Notice("wow.needs_reconnect"), kind="access")
+            raise ProviderError(Notice("wow.needs_reconnect"), kind=ErrorKind.ACCESS)
         current = stored_tokens(connection)
         if current.access_token != stale.access_token and current.expires_at > timezone.now() + dt.timedelta(
             seconds=30
