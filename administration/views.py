@@ -399,7 +399,7 @@ def invitation_accept(request: HttpRequest, invitation_token: str) -> HttpRespon
                     password=form.cleaned_data["password1"],
                     full_name=form.cleaned_data["full_name"],
                 )
-                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
         except ValidationError as failure:
             if form is not None and hasattr(failure, "error_dict"):
                 _add_errors(form, failure)
