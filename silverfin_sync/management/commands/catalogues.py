@@ -27,8 +27,19 @@ from django.core.management.base import BaseCommand, CommandError
 
 DOMAIN = "django"
 # Not translated: tests, benchmarks, the WoW client (plain Python, no Django) and the sandbox (a stand-in for
-# WoW itself), generated and local folders.
-IGNORED = ["tests", "bench", "var", "winbooks", "wow_sandbox", "test-artifacts", "build", "dist", "locale"]
+# WoW itself), generated and local folders (mutants/ is the copy make mutation runs its tests in).
+IGNORED = [
+    "tests",
+    "bench",
+    "var",
+    "winbooks",
+    "wow_sandbox",
+    "test-artifacts",
+    "build",
+    "dist",
+    "locale",
+    "mutants",
+]
 COPIED_SUFFIXES = {".py", ".html", ".txt", ".po"}
 
 FIX = (
