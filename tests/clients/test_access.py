@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from django.http import Http404
 from django.test import Client
 from django.urls import reverse
 
-from clients.access import Action, can
+from clients.access import Action, can, require_firm
 from clients.models import Role
 from tests.factories import PASSWORD
 from tests.fixtures import FirmWorld
@@ -62,6 +63,15 @@ def test_another_firms_pages_are_not_found(
 ) -> None:
     client.force_login(other_world.user(role))
     assert client.get(page_url(world, page)).status_code == 404
+
+
+def test_another_firm_is_not_found_for_the_access_check_itself(
+    world: FirmWorld, other_world: FirmWorld
+) -> None:
+    """The reason the 404 carries (in logs and error reports), whatever the action."""
+    for action in Action:
+        with pytest.raises(Http404, match=r"^No such firm\.$"):
+            require_firm(world.admin, other_world.firm.slug, action)
 
 
 def test_a_client_file_id_of_another_firm_under_ones_own_firm_is_not_found(
