@@ -5,12 +5,12 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.utils.translation import gettext_lazy as _
 
 from silverfin_sync.client_address import client_address
 
-from .throttle import login_attempt_reserve, login_attempt_succeeded
+from .throttle import login_attempt_reserve, login_attempt_succeeded, password_reset_reserve
 
 
 class ThrottledLoginMixin(AuthenticationForm):
@@ -69,3 +69,27 @@ class FirmLanguageForm(forms.Form):
         choices=[("", _("Each browser’s own")), *settings.LANGUAGES],
         help_text=_("For the firm’s people who have not chosen a language themselves."),
     )
+
+
+class ThrottledPasswordResetForm(PasswordResetForm):
+    """Django's reset form, refused (before any mail) past the reset limits of clients/throttle.py."""
+
+    def __init__(self, *args: Any, request: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.request = request
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        email = cleaned.get("email")
+        allowed = (
+            not email
+            or self.request is None
+            or password_reset_reserve(email=email, address=client_address(self.request))
+        )
+        if not allowed:
+            raise forms.ValidationError(
+                _("Too many password-reset requests. Wait %(minutes)s minutes and try again."),
+                code="throttled",
+                params={"minutes": max(1, settings.LOGIN_FAILURE_WINDOW_SECONDS // 60)},
+            )
+        return cleaned

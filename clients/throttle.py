@@ -25,7 +25,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 
 
@@ -55,9 +55,10 @@ class LoginReservation:
 def _increment(key: str, *, by: int = 1) -> int:
     """Adds ``by`` to the counter and returns the new value, atomically where the cache can."""
     window = settings.LOGIN_FAILURE_WINDOW_SECONDS
-    if isinstance(cache, RedisCache):
-        full_key = cache.make_and_validate_key(key)
-        client = cache._cache.get_client(full_key, write=True)
+    backend = caches["default"]  # ``cache`` is a proxy: isinstance() must look at the backend itself
+    if isinstance(backend, RedisCache):
+        full_key = backend.make_and_validate_key(key)
+        client = backend._cache.get_client(full_key, write=True)
         pipeline = client.pipeline(transaction=True)
         pipeline.incrby(full_key, by)
         pipeline.expire(full_key, window, nx=True)  # the window starts at the first attempt
@@ -102,3 +103,14 @@ def login_attempt_succeeded(reservation: LoginReservation) -> None:
         1,
         timeout=settings.LOGIN_KNOWN_GOOD_SECONDS,
     )
+
+
+def password_reset_reserve(*, email: str, address: str) -> bool:
+    """Whether a password-reset mail may go out: at most ``PASSWORD_RESET_LIMIT`` per e-mail address and
+    ``PASSWORD_RESET_ADDRESS_LIMIT`` per client address in the window, so nobody can flood a known address
+    with mails (counted first, atomically, like log-ins)."""
+    limits = {
+        f"reset:user:{_user(email)}": settings.PASSWORD_RESET_LIMIT,
+        f"reset:addr:{_digest(address)}": settings.PASSWORD_RESET_ADDRESS_LIMIT,
+    }
+    return all(_increment(key) <= limit for key, limit in limits.items())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
@@ -15,10 +17,19 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from .access import Action, require_firm
-from .forms import FirmLanguageForm, LanguageForm, ThrottledAuthenticationForm
+from .forms import FirmLanguageForm, LanguageForm, ThrottledAuthenticationForm, ThrottledPasswordResetForm
 from .models import Profile, Role
 from .selectors import membership_list_for_user, user_language
 from .services import firm_default_language_set, profile_language_set
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset page behind the reset throttle (the form needs the request for the client address)."""
+
+    form_class = ThrottledPasswordResetForm
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {**super().get_form_kwargs(), "request": self.request}
 
 
 class LoginView(auth_views.LoginView):

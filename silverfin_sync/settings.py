@@ -155,6 +155,9 @@ LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_FAILURE_ADDRESS_LIMIT = env.int("LOGIN_FAILURE_ADDRESS_LIMIT", default=50)
 LOGIN_FAILURE_USER_LIMIT = env.int("LOGIN_FAILURE_USER_LIMIT", default=20)
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900)
+# Password-reset mails per e-mail address and per client address in the same window.
+PASSWORD_RESET_LIMIT = env.int("PASSWORD_RESET_LIMIT", default=3)
+PASSWORD_RESET_ADDRESS_LIMIT = env.int("PASSWORD_RESET_ADDRESS_LIMIT", default=20)
 LOGIN_KNOWN_GOOD_SECONDS = env.int("LOGIN_KNOWN_GOOD_SECONDS", default=90 * 24 * 3600)
 
 # The reverse proxy: forwarded headers (client address, X-Forwarded-Proto) are believed only from these

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, register_converter
 
 from clients.forms import ThrottledAdminAuthenticationForm
-from clients.views import LoginView
+from clients.views import LoginView, PasswordResetView
 from silverfin_sync.converters import IdConverter
 
 register_converter(IdConverter, "id")  # before the apps' URLs, which use it
@@ -19,7 +19,7 @@ urlpatterns = [
     # settings (EMAIL_URL).
     path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
-    path("accounts/password/reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
+    path("accounts/password/reset/", PasswordResetView.as_view(), name="password_reset"),
     path(
         "accounts/password/reset/sent/",
         auth_views.PasswordResetDoneView.as_view(),

@@ -79,3 +79,20 @@ def test_a_reset_for_an_unknown_address_sends_nothing_and_says_the_same(
     response = Client().post(reverse("password_reset"), {"email": "nobody@nowhere.test"})
     assert response.status_code == 302 and response["Location"] == reverse("password_reset_done")
     assert smtp_mail.messages() == []
+
+
+def test_password_reset_mails_are_throttled_per_address_and_per_email(
+    world: FirmWorld, smtp_mail: SmtpMail
+) -> None:
+    """Nobody can flood a known address with reset mails: three a window, then a clear refusal, no mail."""
+    client = Client()
+    url = reverse("password_reset")
+    for _ in range(3):
+        assert client.post(url, {"email": world.staff.username}).status_code == 302
+    refused = client.post(url, {"email": world.staff.username.upper()})
+    assert refused.status_code == 200
+    assert "Too many password-reset requests" in refused.content.decode()
+    assert len(smtp_mail.wait_for(3)) == 3
+    # Another person's reset from the same place still goes out.
+    assert client.post(url, {"email": world.admin.username}).status_code == 302
+    assert len(smtp_mail.wait_for(4)) == 4
