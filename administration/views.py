@@ -11,7 +11,6 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -22,6 +21,7 @@ from django_htmx.http import HttpResponseClientRefresh
 
 from clients.access import Action, FirmAccess, require_client_file, require_firm
 from clients.models import Membership, Role
+from silverfin_sync.view_helpers import add_service_errors, signed_in_user
 from syncs.models import Connection
 
 from . import selectors, services
@@ -35,19 +35,6 @@ from .forms import (
     PersonAccessForm,
 )
 from .models import ClientFileImport, Invitation
-
-
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)  # behind login_required
-    return request.user
-
-
-def _add_errors(form: Form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
 
 
 def _context(access: FirmAccess, **extra: object) -> dict[str, object]:
@@ -78,7 +65,7 @@ def client_file_add(request: HttpRequest, firm_slug: str) -> HttpResponse:
         try:
             client_file = services.client_file_add(
                 firm=access.firm,
-                actor=_user(request),
+                actor=signed_in_user(request),
                 name=form.cleaned_data["name"],
                 file_code=form.cleaned_data["file_code"],
                 connection=connection,
@@ -86,7 +73,7 @@ def client_file_add(request: HttpRequest, firm_slug: str) -> HttpResponse:
                 start_date=form.cleaned_data["start_date"],
             )
         except ValidationError as error:
-            _add_errors(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(request, _("The client file “%(name)s” was added.") % {"name": client_file.name})
             return redirect("client_file_detail", firm_slug=access.firm.slug, client_file_id=client_file.pk)
@@ -109,12 +96,12 @@ def client_file_edit(request: HttpRequest, firm_slug: str, client_file_id: int) 
         try:
             services.client_file_edit(
                 client_file=client_file,
-                actor=_user(request),
+                actor=signed_in_user(request),
                 name=form.cleaned_data["name"],
                 file_code=form.cleaned_data["file_code"],
             )
         except ValidationError as error:
-            _add_errors(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(request, _("The client file is saved."))
             return redirect("client_file_detail", firm_slug=access.firm.slug, client_file_id=client_file.pk)
@@ -131,7 +118,7 @@ def client_file_archive(request: HttpRequest, firm_slug: str, client_file_id: in
     access, client_file = require_client_file(
         request.user, firm_slug, client_file_id, Action.MANAGE_CLIENT_FILES
     )
-    services.client_file_archive(client_file=client_file, actor=_user(request))
+    services.client_file_archive(client_file=client_file, actor=signed_in_user(request))
     messages.success(
         request, _("The client file is archived: it no longer syncs; its ledger and history stay readable.")
     )
@@ -144,7 +131,7 @@ def client_file_unarchive(request: HttpRequest, firm_slug: str, client_file_id: 
     access, client_file = require_client_file(
         request.user, firm_slug, client_file_id, Action.MANAGE_CLIENT_FILES
     )
-    services.client_file_unarchive(client_file=client_file, actor=_user(request))
+    services.client_file_unarchive(client_file=client_file, actor=signed_in_user(request))
     messages.success(request, _("The client file is back in the overview and syncs again."))
     return redirect("client_file_detail", firm_slug=access.firm.slug, client_file_id=client_file.pk)
 
@@ -163,14 +150,14 @@ def client_file_import(request: HttpRequest, firm_slug: str) -> HttpResponse:
             data = upload.read(settings.CLIENT_FILE_IMPORT_MAX_BYTES + 1)
             started = services.client_file_import_start(
                 firm=access.firm,
-                actor=_user(request),
+                actor=signed_in_user(request),
                 filename=upload.name or "",
                 data=data,
                 size=upload.size,
                 connection=form.cleaned_data.get("connection"),
             )
         except ValidationError as error:
-            _add_errors(form, error)
+            add_service_errors(form, error)
         else:
             return redirect("client_file_import_preview", firm_slug=access.firm.slug, import_id=started.pk)
     return render(
@@ -210,7 +197,7 @@ def client_file_import_confirm(request: HttpRequest, firm_slug: str, import_id: 
     access = require_firm(request.user, firm_slug, Action.MANAGE_CLIENT_FILES)
     upload = _import_for(access, import_id)
     try:
-        counts = services.client_file_import_apply(upload=upload, actor=_user(request))
+        counts = services.client_file_import_apply(upload=upload, actor=signed_in_user(request))
     except ValidationError as error:
         for message in error.messages:
             messages.error(request, message)
@@ -238,7 +225,7 @@ def people(request: HttpRequest, firm_slug: str) -> HttpResponse:
     if request.method == "POST" and rights_form.is_valid():
         services.firm_client_file_rights_set(
             firm=access.firm,
-            actor=_user(request),
+            actor=signed_in_user(request),
             staff_may_manage=rights_form.cleaned_data["staff_manage_client_files"],
         )
         messages.success(request, _("Saved."))
@@ -265,7 +252,7 @@ def person_invite(request: HttpRequest, firm_slug: str) -> HttpResponse:
         try:
             invitation = services.invitation_send(
                 firm=access.firm,
-                actor=_user(request),
+                actor=signed_in_user(request),
                 email=form.cleaned_data["email"],
                 role=form.cleaned_data["role"],
                 client_files=form.cleaned_data["client_files"],
@@ -273,7 +260,7 @@ def person_invite(request: HttpRequest, firm_slug: str) -> HttpResponse:
                 accept_url=_accept_url(request),
             )
         except ValidationError as error:
-            _add_errors(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(
                 request,
@@ -303,12 +290,12 @@ def person_edit(request: HttpRequest, firm_slug: str, membership_id: int) -> Htt
         try:
             services.membership_change(
                 membership=membership,
-                actor=_user(request),
+                actor=signed_in_user(request),
                 role=form.cleaned_data["role"],
                 client_files=form.cleaned_data["client_files"],
             )
         except ValidationError as error:
-            _add_errors(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(
                 request, _("The access of %(email)s is saved.") % {"email": membership.user.username}
@@ -327,7 +314,7 @@ def person_remove(request: HttpRequest, firm_slug: str, membership_id: int) -> H
     access = require_firm(request.user, firm_slug, Action.MANAGE_PEOPLE)
     membership = _membership_for(access, membership_id)
     try:
-        services.membership_remove(membership=membership, actor=_user(request))
+        services.membership_remove(membership=membership, actor=signed_in_user(request))
     except ValidationError as error:
         for message in error.messages:
             messages.error(request, message)
@@ -349,7 +336,7 @@ def invitation_resend(request: HttpRequest, firm_slug: str, invitation_id: int) 
     invitation = _invitation_for(access, invitation_id)
     try:
         services.invitation_resend(
-            invitation=invitation, actor=_user(request), accept_url=_accept_url(request)
+            invitation=invitation, actor=signed_in_user(request), accept_url=_accept_url(request)
         )
     except ValidationError as error:
         for message in error.messages:
@@ -366,7 +353,7 @@ def invitation_resend(request: HttpRequest, firm_slug: str, invitation_id: int) 
 def invitation_revoke(request: HttpRequest, firm_slug: str, invitation_id: int) -> HttpResponse:
     access = require_firm(request.user, firm_slug, Action.MANAGE_PEOPLE)
     invitation = _invitation_for(access, invitation_id)
-    services.invitation_revoke(invitation=invitation, actor=_user(request))
+    services.invitation_revoke(invitation=invitation, actor=signed_in_user(request))
     messages.success(
         request,
         _("The invitation of %(email)s is revoked; its link no longer works.") % {"email": invitation.email},
@@ -388,8 +375,8 @@ def invitation_accept(request: HttpRequest, invitation_token: str) -> HttpRespon
             if existing:
                 if not request.user.is_authenticated:
                     return redirect(f"{reverse('login')}?next={request.path}")
-                services.invitation_accept_existing_user(invitation=invitation, user=_user(request))
-                user = _user(request)
+                services.invitation_accept_existing_user(invitation=invitation, user=signed_in_user(request))
+                user = signed_in_user(request)
             else:
                 assert form is not None
                 if not form.is_valid():
@@ -402,7 +389,7 @@ def invitation_accept(request: HttpRequest, invitation_token: str) -> HttpRespon
                 login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
         except ValidationError as failure:
             if form is not None and hasattr(failure, "error_dict"):
-                _add_errors(form, failure)
+                add_service_errors(form, failure)
             elif failure.messages != [""]:
                 error = " ".join(failure.messages)
         else:

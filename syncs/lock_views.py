@@ -7,7 +7,6 @@ import datetime as dt
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -16,14 +15,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from clients.access import Action, require_client_file
+from silverfin_sync.view_helpers import signed_in_user
 
 from . import locks
 from .models import ChangeAlert
-
-
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)  # behind login_required
-    return request.user
 
 
 @login_required
@@ -43,7 +38,7 @@ def books_lock(request: HttpRequest, firm_slug: str, client_file_id: int) -> Htt
     ):
         raise PermissionDenied(_("Only an admin may unlock periods."))
     try:
-        locks.books_lock_set(client_file=client_file, until=until, actor=_user(request))
+        locks.books_lock_set(client_file=client_file, until=until, actor=signed_in_user(request))
     except ValidationError as error:
         for message in error.messages:
             messages.error(request, message)
@@ -99,7 +94,9 @@ def change_alert_accept(
     access, client_file = require_client_file(request.user, firm_slug, client_file_id, Action.ACCEPT_CHANGES)
     alert = get_object_or_404(ChangeAlert, client_file=client_file, pk=alert_id)
     try:
-        locks.change_alert_accept(alert=alert, actor=_user(request), note=request.POST.get("note", ""))
+        locks.change_alert_accept(
+            alert=alert, actor=signed_in_user(request), note=request.POST.get("note", "")
+        )
     except ValidationError as error:
         for message in error.messages:
             messages.error(request, message)

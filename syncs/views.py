@@ -7,9 +7,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,25 +17,12 @@ from django.views.decorators.http import require_POST
 
 from clients.access import Action, FirmAccess, require_client_file, require_firm
 from clients.models import ClientFile
+from silverfin_sync.view_helpers import add_service_errors, signed_in_user
 
 from . import locks, selectors, services
 from .forms import ConnectWinbooksForm, LinkForm, ReconnectForm, ScheduleForm
 from .models import ClientLink
 from .runs import client_file_sync_now
-
-
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)  # every view here is behind login_required
-    return request.user
-
-
-def _add_errors(form: Form, error: ValidationError) -> None:
-    """Put a service's ValidationError on the form: on its field when it names one, else on the form."""
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
 
 
 @login_required
@@ -92,14 +77,14 @@ def sync_connect_winbooks(request: HttpRequest, firm_slug: str) -> HttpResponse:
         try:
             connection = services.connection_connect(
                 firm=access.firm,
-                actor=_user(request),
+                actor=signed_in_user(request),
                 name=form.cleaned_data["name"],
                 email=form.cleaned_data["email"],
                 exchange_token=form.cleaned_data["exchange_token"],
                 api_url=form.cleaned_data["api_url"],
             )
         except ValidationError as error:
-            _add_errors(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(
                 request,
@@ -121,12 +106,12 @@ def sync_reconnect(request: HttpRequest, firm_slug: str, connection_id: int) -> 
         try:
             services.connection_reconnect(
                 connection=connection,
-                actor=_user(request),
+                actor=signed_in_user(request),
                 email=form.cleaned_data["email"],
                 exchange_token=form.cleaned_data["exchange_token"],
             )
         except ValidationError as error:
-            _add_errors(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(
                 request,
@@ -149,7 +134,7 @@ def sync_schedule(request: HttpRequest, firm_slug: str, connection_id: int) -> H
     form = ScheduleForm(request.POST)
     if form.is_valid():
         at = form.cleaned_data["nightly_sync_time"]
-        services.connection_schedule_set(connection=connection, actor=_user(request), at=at)
+        services.connection_schedule_set(connection=connection, actor=signed_in_user(request), at=at)
         messages.success(
             request,
             gettext("“%(name)s” now syncs every night at %(time)s.")
@@ -165,7 +150,7 @@ def sync_disconnect(request: HttpRequest, firm_slug: str, connection_id: int) ->
     access = require_firm(request.user, firm_slug, Action.MANAGE_SYNCS)
     connection = selectors.connection_get_for_firm(firm=access.firm, connection_id=connection_id)
     if request.method == "POST":
-        services.connection_disconnect(connection=connection, actor=_user(request))
+        services.connection_disconnect(connection=connection, actor=signed_in_user(request))
         messages.success(
             request,
             gettext("“%(name)s” is disconnected. Ledgers and history are kept.") % {"name": connection.name},
@@ -242,10 +227,10 @@ def client_link(request: HttpRequest, firm_slug: str, client_file_id: int) -> Ht
                 connection=form.cleaned_data["connection"],
                 company_code=form.cleaned_data["company_code"],
                 start_date=form.cleaned_data["start_date"],
-                actor=_user(request),
+                actor=signed_in_user(request),
             )
         except ValidationError as error:
-            _add_errors(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(request, _link_message(before, link))
             return redirect("client_file_detail", firm_slug=access.firm.slug, client_file_id=client_file.pk)
@@ -292,7 +277,7 @@ def client_unlink(request: HttpRequest, firm_slug: str, client_file_id: int) -> 
                 "can_view_syncs": access.may(Action.VIEW_SYNCS),
             },
         )
-    if services.client_link_remove(client_file=client_file, actor=_user(request)):
+    if services.client_link_remove(client_file=client_file, actor=signed_in_user(request)):
         messages.success(request, gettext("The link is removed. The ledger and the sync history are kept."))
     return redirect("client_file_detail", firm_slug=access.firm.slug, client_file_id=client_file.pk)
 
@@ -304,7 +289,7 @@ def client_sync_now(request: HttpRequest, firm_slug: str, client_file_id: int) -
         request.user, firm_slug, client_file_id, Action.SYNC_CLIENT_FILE
     )
     try:
-        _, created = client_file_sync_now(client_file=client_file, requested_by=_user(request))
+        _, created = client_file_sync_now(client_file=client_file, requested_by=signed_in_user(request))
     except ValidationError as refused:
         messages.error(request, refused.messages[0])
     else:
