@@ -1,4 +1,5 @@
-"""``python -m wow_sandbox --port 8765 [--host 127.0.0.1] [--demo] [--generate years=5,documents=2000]``
+"""``python -m wow_sandbox --port 8765 [--host 127.0.0.1] [--demo] [--generate years=5,documents=2000]
+[--latency-ms 50] [--bandwidth 1000000]``
 
 Prints the URL; with ``--demo`` (and/or ``--generate``) it creates the folder(s), grants them to the demo
 e-mail and prints an exchange token, the e-mail and the company code(s) to connect with.
@@ -14,6 +15,7 @@ from typing import Any
 
 from .behaviour import STRICT, WOW_LIKE
 from .chunks import CHUNK_SIZE
+from .network import NO_DELAY
 from .recipes import GENERATOR_PARAMS, FolderRecipe
 from .server import SandboxServer
 from .store import Store
@@ -67,8 +69,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="the strict sandbox, not the WoW-like one (see README.md, WoW-like and strict)",
     )
+    parser.add_argument(
+        "--latency-ms", type=float, default=0.0, help="wait this long before answering each WoW request"
+    )
+    parser.add_argument(
+        "--bandwidth",
+        type=float,
+        metavar="BYTES_PER_SECOND",
+        help="the answers share a link of this capacity",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
+    try:
+        network = NO_DELAY.changed(
+            {"latency_ms": args.latency_ms, "bandwidth_bytes_per_second": args.bandwidth}
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(message)s")
 
     recipes = []
@@ -84,6 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         chunk_size=args.chunk_size,
         split=not args.no_split,
         behaviour=STRICT if args.strict else WOW_LIKE,
+        network=network,
     )
     server = SandboxServer(store, args.host, args.port)
     print(f"WinbooksOnWeb sandbox listening on {server.url}", flush=True)

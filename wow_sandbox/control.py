@@ -175,9 +175,19 @@ def _dispatch(store: Store, base_url: str, method: str, parts: list[str], raw: b
         if method == "GET":
             return json_response(200, store.stats_report())
         if method == "DELETE":
-            with store.lock:
-                store.stats.clear()
+            store.clear_stats()
             return json_response(200, store.stats_report())
+
+    if route == "network" and not rest:
+        if method == "POST":
+            with store.lock:
+                try:
+                    store.network = store.network.changed(_object(raw))
+                except ValueError as exc:
+                    raise bad_request(str(exc)) from exc
+        if method in ("GET", "POST"):
+            with store.lock:
+                return json_response(200, store.network.describe())
 
     if route == "config" and not rest:
         if method == "POST":

@@ -26,6 +26,7 @@ from .control import Response, json_response
 from .errors import ApiError, bad_request
 from .folder import Folder
 from .model import ENTITIES, PLURAL, SINGULAR, dumps, loads
+from .network import Network
 from .store import Fault, Store, fingerprint, user_guid
 
 log = logging.getLogger("wow_sandbox")
@@ -151,6 +152,17 @@ class Handler(BaseHTTPRequestHandler):
             self._send(response)
             return
 
+        # A WoW request: in flight (counted) from here until its answer is sent, over the played network.
+        link, network = store.link, store.network
+        link.enter()
+        try:
+            link.wait_latency(network)
+            self._answer_wow(method, path, raw, network)
+        finally:
+            link.leave()
+
+    def _answer_wow(self, method: str, path: str, raw: bytes, network: Network) -> None:
+        store = self.store
         fault = store.take_fault(method, self.path)
         if fault is not None and fault.kind == "status":
             status = fault.status or 500
@@ -159,7 +171,7 @@ class Handler(BaseHTTPRequestHandler):
                 headers["Retry-After"] = _seconds(fault.retry_after if fault.retry_after is not None else 1)
             response = json_response(status, {"Message": f"Sandbox fault: injected status {status}"}, headers)
             store.count_request(f"{method} fault", status)
-            self._send(response)
+            self._send(response, network)
             return
         if fault is not None and fault.kind == "slow":
             time.sleep(max(0.0, fault.delay))
@@ -178,9 +190,9 @@ class Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "drop":
             self._send_dropped(response)
             return
-        self._send(response)
+        self._send(response, network)
 
-    def _send(self, response: Response) -> None:
+    def _send(self, response: Response, network: Network | None = None) -> None:
         self.send_response(response.status)
         if response.status != 204:
             self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -189,7 +201,10 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         if response.status != 204 and response.body:
-            self.wfile.write(response.body)
+            if network is None:
+                self.wfile.write(response.body)
+            else:
+                self.store.link.write(network, self.wfile.write, response.body)
 
     def _send_dropped(self, response: Response) -> None:
         """Headers and part of the body, then the connection is closed (a network failure mid-answer)."""

@@ -28,6 +28,7 @@ from .criteria import CriteriaError, compile_criteria
 from .errors import ApiError, bad_request
 from .folder import Folder
 from .model import ENTITIES, Raw, ValueProblem, iso_from_ms, parse_date
+from .network import NO_DELAY, Link, Network
 from .recipes import FolderRecipe, build_folder
 
 ACCESS_TTL_S = 900
@@ -166,12 +167,15 @@ class Store:
         chunk_size: int = CHUNK_SIZE,
         split: bool = True,
         behaviour: Behaviour = WOW_LIKE,
+        network: Network = NO_DELAY,
     ) -> None:
         self.lock = threading.RLock()
         self.clock = Clock()
+        self.link = Link()  # kept across resets: it counts the requests being answered right now
         self.initial_recipes = list(recipes)
         self.initial_users = {k.lower(): set(v) for k, v in (users or {}).items()}
         self.initial_config = (chunk_size, split, behaviour)
+        self.initial_network = network
         self.folders: dict[str, Folder] = {}
         self.recipes: dict[str, FolderRecipe] = {}
         self._reset_state()
@@ -180,6 +184,7 @@ class Store:
 
     def _reset_state(self) -> None:
         self.chunk_size, self.split, self.behaviour = self.initial_config
+        self.network = self.initial_network
         self.users: dict[str, set[str]] = {k: set(v) for k, v in self.initial_users.items()}
         self.exchange_tokens: dict[str, ExchangeToken] = {}
         self.access_tokens: dict[str, AccessToken] = {}
@@ -188,6 +193,7 @@ class Store:
         self.faults: list[Fault] = []
         self._fault_ids = 0
         self.stats: Counter[str] = Counter()
+        self.link.reset_max()
         self.continuations: dict[str, tuple[Continuation, int]] = {}
         self._continuation_order: list[Continuation] = []
         self.last_write_ms = 0
@@ -430,7 +436,13 @@ class Store:
             for key, n in sorted(self.stats.items()):
                 group, _, name = key.partition(".")
                 out.get(group, out["other"])[name] = n
+            out["in_flight"] = self.link.describe()
             return out
+
+    def clear_stats(self) -> None:
+        with self.lock:
+            self.stats.clear()
+            self.link.reset_max()
 
     # -- lists and ContinuePath ------------------------------------------------------------------------
 
