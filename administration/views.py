@@ -12,7 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
@@ -274,7 +274,10 @@ def person_invite(request: HttpRequest, firm_slug: str) -> HttpResponse:
 
 
 def _membership_for(access: FirmAccess, membership_id: int) -> Membership:
-    return get_object_or_404(Membership.objects.select_related("user"), firm=access.firm, pk=membership_id)
+    membership = Membership.objects.select_related("user").filter(firm=access.firm, pk=membership_id).first()
+    if membership is None:
+        raise Http404(_("No such person in this firm."))
+    return membership
 
 
 @login_required
@@ -326,7 +329,10 @@ def person_remove(request: HttpRequest, firm_slug: str, membership_id: int) -> H
 
 
 def _invitation_for(access: FirmAccess, invitation_id: int) -> Invitation:
-    return get_object_or_404(Invitation, firm=access.firm, pk=invitation_id)
+    invitation = Invitation.objects.filter(firm=access.firm, pk=invitation_id).first()
+    if invitation is None:
+        raise Http404(_("No such invitation in this firm."))
+    return invitation
 
 
 @login_required

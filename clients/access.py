@@ -17,6 +17,7 @@ from enum import StrEnum
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.utils.translation import gettext as _
 
 from .models import ClientFile, Firm, Membership, Role
 
@@ -90,11 +91,15 @@ def require_firm(user: User | AnonymousUser, firm_slug: str, action: Action) -> 
     """The user's access to a firm, if the role allows ``action`` there; 404 when not a member."""
     membership = _membership(user, firm_slug)
     if membership is None:
-        raise Http404("No such firm.")
+        raise Http404(_("No such firm."))
     access = FirmAccess(firm=membership.firm, membership=membership)
     if not access.may(action):
-        raise PermissionDenied(f"Your role ({membership.get_role_display()}) does not allow this.")
+        raise PermissionDenied(_role_refused(membership))
     return access
+
+
+def _role_refused(membership: Membership) -> str:
+    return _("Your role (%(role)s) does not allow this.") % {"role": membership.get_role_display()}
 
 
 def client_file_visible(access: FirmAccess, client_file: ClientFile) -> bool:
@@ -111,17 +116,17 @@ def require_client_file(
     """A client file of the user's firm, if the user may see it (else 404) and do ``action`` (else 403)."""
     membership = _membership(user, firm_slug)
     if membership is None:
-        raise Http404("No such firm.")
+        raise Http404(_("No such firm."))
     access = FirmAccess(firm=membership.firm, membership=membership)
     if not access.may(Action.VIEW_CLIENT_FILE):
         # A role without the sync portal (Pulse) gets one answer for every client file URL, whether the file
         # exists, was given to the user or not: 403, which reveals nothing about the file.
-        raise PermissionDenied(f"Your role ({membership.get_role_display()}) does not allow this.")
+        raise PermissionDenied(_role_refused(membership))
     client_file = ClientFile.objects.filter(firm=access.firm, pk=client_file_id).first()
     if client_file is None or not client_file_visible(access, client_file):
-        raise Http404("No such client file.")
+        raise Http404(_("No such client file."))
     if not access.may(action):
-        raise PermissionDenied(f"Your role ({membership.get_role_display()}) does not allow this.")
+        raise PermissionDenied(_role_refused(membership))
     return access, client_file
 
 

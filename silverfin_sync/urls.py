@@ -42,3 +42,6 @@ urlpatterns = [
     path("", include("syncs.ledger_urls")),
     path("", include("notifications.urls")),
 ]
+
+handler403 = "silverfin_sync.error_views.permission_denied"
+handler404 = "silverfin_sync.error_views.page_not_found"

@@ -15,6 +15,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -51,7 +52,7 @@ def _scope(request: HttpRequest, client_file: ClientFile) -> tuple[list[PeriodGr
     value = request.GET.get("period", "").strip()
     scope = ledger_selectors.ledger_scope_resolve(client_file=client_file, value=value, groups=groups)
     if value and scope is None:
-        raise Http404("No such period in this client file.")
+        raise Http404(gettext("No such period in this client file."))
     return groups, scope
 
 
@@ -127,7 +128,7 @@ def _export(request: HttpRequest, firm_slug: str, client_file_id: int, kind: str
     _, client_file = _client_file(request, firm_slug, client_file_id)
     _, scope = _scope(request, client_file)
     if scope is None:
-        raise Http404("This client file has no periods yet.")
+        raise Http404(gettext("This client file has no periods yet."))
     balance = ledger_selectors.trial_balance(client_file=client_file, scope=scope)
     if kind == "csv":
         body, content_type = exports.trial_balance_csv(balance), exports.CSV_CONTENT_TYPE
@@ -159,7 +160,7 @@ def account_lines(request: HttpRequest, firm_slug: str, client_file_id: int, acc
     access, client_file = _client_file(request, firm_slug, client_file_id)
     account = ledger_selectors.account_get(client_file=client_file, account_id=account_id)
     if account is None:
-        raise Http404("No such account in this client file.")
+        raise Http404(gettext("No such account in this client file."))
     groups, scope = _scope(request, client_file)
     context = _page_context(access, client_file, "trial_balance", account=account, scope=scope)
     if scope is not None:
@@ -184,7 +185,7 @@ def entry_detail(request: HttpRequest, firm_slug: str, client_file_id: int, entr
     access, client_file = _client_file(request, firm_slug, client_file_id)
     found = ledger_selectors.entry_get_with_lines(client_file=client_file, entry_id=entry_id)
     if found is None:
-        raise Http404("No such document in this client file.")
+        raise Http404(gettext("No such document in this client file."))
     # Opened from an account's lines: the breadcrumb leads back there (a bad id simply leaves it out).
     account_id = request.GET.get("account", "")
     from_account = (

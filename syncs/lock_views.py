@@ -8,8 +8,8 @@ import datetime as dt
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -92,7 +92,9 @@ def change_alert_accept(
     request: HttpRequest, firm_slug: str, client_file_id: int, alert_id: int
 ) -> HttpResponse:
     access, client_file = require_client_file(request.user, firm_slug, client_file_id, Action.ACCEPT_CHANGES)
-    alert = get_object_or_404(ChangeAlert, client_file=client_file, pk=alert_id)
+    alert = ChangeAlert.objects.filter(client_file=client_file, pk=alert_id).first()
+    if alert is None:
+        raise Http404(_("No such change alert in this client file."))
     try:
         locks.change_alert_accept(
             alert=alert, actor=signed_in_user(request), note=request.POST.get("note", "")

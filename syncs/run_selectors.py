@@ -108,7 +108,7 @@ def sync_run_get(*, client_file: ClientFile, run_id: int) -> SyncRun:
         .first()
     )
     if run is None:
-        raise Http404("No such sync run.")
+        raise Http404(gettext("No such sync run."))
     return run
 
 

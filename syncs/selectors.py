@@ -8,6 +8,7 @@ from typing import Any
 from django.db.models import Count, Max, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from clients.models import ClientFile, Firm
 
@@ -61,7 +62,7 @@ def connection_list_for_tab(*, firm: Firm) -> list[Any]:
 def connection_get_for_firm(*, firm: Firm, connection_id: int) -> Connection:
     connection = Connection.objects.filter(firm=firm, pk=connection_id).first()
     if connection is None:
-        raise Http404("No such sync.")
+        raise Http404(gettext("No such sync."))
     return connection
 
 

@@ -62,7 +62,7 @@ def test_rotation_reencrypts_under_the_new_key_and_the_old_key_can_then_go(setti
     _fernet.cache_clear()
     out = io.StringIO()
     call_command("rotate_encryption_keys", stdout=out)
-    assert "Re-encrypted 1 row(s)" in out.getvalue()
+    assert "Re-encrypted 1 row under the newest key." in out.getvalue()
     assert raw_row(saved.pk) != before
     settings.FIELD_ENCRYPTION_KEYS = [NEW_KEY]
     _fernet.cache_clear()

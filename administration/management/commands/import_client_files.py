@@ -8,14 +8,16 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
+from django.utils.translation import gettext as _
 
 from administration import selectors, services
+from silverfin_sync.commands import OperatorCommand
 from syncs.management.commands._common import firm_by_slug, validation_message
 from syncs.models import Connection
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = (
         "Preview (and with --confirm, apply) a CSV or XLSX of client files: file code, name, optionally "
         "company code and sync from. Prints what every line does, as JSON with --json."
@@ -32,13 +34,13 @@ class Command(BaseCommand):
         firm = firm_by_slug(options["firm"])
         path = Path(options["file"])
         if not path.is_file():
-            raise CommandError(f"No file at '{path}'.")
+            raise CommandError(_("No file at '%(path)s'.") % {"path": path})
         connections = Connection.objects.filter(firm=firm, status=Connection.Status.CONNECTED)
         if options["sync"]:
             connections = connections.filter(name=options["sync"])
         found = list(connections[:2])
         if len(found) > 1:
-            raise CommandError("The firm has several connected syncs; choose one with --sync NAME.")
+            raise CommandError(_("The firm has several connected syncs; choose one with --sync NAME."))
         size = path.stat().st_size
         with path.open("rb") as handle:
             data = handle.read(settings.CLIENT_FILE_IMPORT_MAX_BYTES + 1)
@@ -71,10 +73,13 @@ class Command(BaseCommand):
         else:
             for row in rows:
                 outcome = f"✗ {row['problem_text']}" if row["problem"] else " · ".join(row["actions_text"])  # type: ignore[arg-type]
-                self.stdout.write(f"line {row['line']}: {row['file_code']} {row['name']}: {outcome}")
+                self.stdout.write(
+                    _("line %(line)s: %(code)s %(name)s: %(outcome)s")
+                    % {"line": row["line"], "code": row["file_code"], "name": row["name"], "outcome": outcome}
+                )
         if not options["confirm"]:
             self.stdout.write(
-                "Nothing was changed; run again with --confirm to apply the lines without a problem."
+                _("Nothing was changed; run again with --confirm to apply the lines without a problem.")
             )
             return
         try:
@@ -82,6 +87,9 @@ class Command(BaseCommand):
         except ValidationError as error:
             raise CommandError(validation_message(error)) from error
         self.stdout.write(
-            "Imported: {created} new, {renamed} renamed, {linked} linked (first syncs within a minute), "
-            "{skipped} skipped.".format(**counts)
+            _(
+                "Imported: %(created)s new, %(renamed)s renamed, %(linked)s linked (first syncs within a "
+                "minute), %(skipped)s skipped."
+            )
+            % counts
         )

@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
+from django.utils.translation import gettext as _
 
 from administration import services
 from clients.models import Role
+from silverfin_sync.commands import OperatorCommand
 from syncs.management.commands._common import client_file_by_code, firm_by_slug, validation_message
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "E-mail someone a one-time link (valid 7 days) that gives them a role in a firm."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -34,7 +36,7 @@ class Command(BaseCommand):
         files = [client_file_by_code(firm, code) for code in options["files"].split(",") if code.strip()]
         site = options["site_url"].rstrip("/")
         if not site.startswith(("https://", "http://")):
-            raise CommandError("--site-url must start with https:// (or http:// for a test site).")
+            raise CommandError(_("--site-url must start with https:// (or http:// for a test site)."))
         try:
             invitation = services.invitation_send(
                 firm=firm,
@@ -48,5 +50,6 @@ class Command(BaseCommand):
         except ValidationError as error:
             raise CommandError(validation_message(error)) from error
         self.stdout.write(
-            f"Invited {invitation.email} as {invitation.get_role_display()}; the link works 7 days."
+            _("Invited %(email)s as %(role)s; the link works 7 days.")
+            % {"email": invitation.email, "role": invitation.get_role_display()}
         )

@@ -8,12 +8,14 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
+from django.utils.translation import gettext as _
 
 from clients.services import firm_create_with_admin
+from silverfin_sync.commands import OperatorCommand
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Create a firm and its first admin. The password comes from --password-env, or a prompt."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -41,11 +43,14 @@ class Command(BaseCommand):
         if options["password_env"]:
             password = os.environ.get(options["password_env"])
             if not password:
-                raise CommandError(f"The environment variable {options['password_env']} is empty or unset.")
+                raise CommandError(
+                    _("The environment variable %(name)s is empty or unset.")
+                    % {"name": options["password_env"]}
+                )
         elif not options["no_password"]:
-            password = getpass.getpass("Password for the admin: ")
+            password = getpass.getpass(_("Password for the admin: "))
             if not password:
-                raise CommandError("An empty password was given; use --no-password to create none.")
+                raise CommandError(_("An empty password was given; use --no-password to create none."))
         try:
             membership = firm_create_with_admin(
                 name=options["name"],
@@ -57,8 +62,12 @@ class Command(BaseCommand):
         except ValidationError as error:
             raise CommandError("; ".join(_messages(error))) from error
         self.stdout.write(
-            f"Created firm '{membership.firm.name}' (slug {membership.firm.slug}) "
-            f"with admin {membership.user.get_username()}."
+            _("Created firm '%(name)s' (slug %(slug)s) with admin %(admin)s.")
+            % {
+                "name": membership.firm.name,
+                "slug": membership.firm.slug,
+                "admin": membership.user.get_username(),
+            }
         )
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from clients.models import ClientFile, Firm, Role
 from clients.services import membership_set, user_get_or_create
+from silverfin_sync.commands import OperatorCommand
 from silverfin_sync.demo_only import demo_command_refuse_in_production
 
 DEMO_FIRM = {"name": "Demo Accountants", "slug": "demo"}
@@ -25,7 +27,7 @@ DEMO_USERS = [
 ]
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Seed the demo firm, one user per role and a few client files; print the log-ins."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -34,12 +36,14 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
         demo_command_refuse_in_production("seed_demo")
-        firm, _ = Firm.objects.get_or_create(slug=DEMO_FIRM["slug"], defaults={"name": DEMO_FIRM["name"]})
+        firm, _created = Firm.objects.get_or_create(
+            slug=DEMO_FIRM["slug"], defaults={"name": DEMO_FIRM["name"]}
+        )
         files = [
             ClientFile.objects.get_or_create(firm=firm, file_code=code, defaults={"name": name})[0]
             for name, code in DEMO_CLIENT_FILES
         ]
-        self.stdout.write(f"Demo firm: {firm.name} — log in at /accounts/login/ with:")
+        self.stdout.write(_("Demo firm: %(name)s — log in at /accounts/login/ with:") % {"name": firm.name})
         for email, role, full_name in DEMO_USERS:
             user = user_get_or_create(email=email, full_name=full_name)
             user.set_password(options["password"])
@@ -47,4 +51,7 @@ class Command(BaseCommand):
             # External contributors and Pulse users are given the first client file only.
             given = files[:1] if role in {Role.EXTERNAL, Role.PULSE} else []
             membership_set(firm=firm, user=user, role=role, client_files=given)
-            self.stdout.write(f"  {Role(role).label:<22} {email:<22} password: {options['password']}")
+            self.stdout.write(
+                f"  {Role(role).label:<22} {email:<22} "
+                + _("password: %(password)s") % {"password": options["password"]}
+            )

@@ -7,7 +7,9 @@
 - ``catalogues --compile`` (``make test`` and ``make demo``): compile them to .mo files (never committed).
 
 Regenerating (``makemessages``) is done in one place, here, with the same options for the check and the
-update, so what the check expects is exactly what ``make messages`` writes.
+update, so what the check expects is exactly what ``make messages`` writes. Its own messages stay in English:
+it is a developer's tool that ``make`` runs, not an operator's command (those speak the operator's language,
+silverfin_sync/commands.py).
 """
 
 from __future__ import annotations

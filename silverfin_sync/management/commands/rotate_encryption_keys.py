@@ -10,13 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.apps import apps
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import connection, transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
+from silverfin_sync.commands import OperatorCommand
 from silverfin_sync.crypto import EncryptedTextField, SecretUnreadable, reencrypt
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Re-encrypt every encrypted field under the first key of FIELD_ENCRYPTION_KEYS."
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -38,10 +41,18 @@ class Command(BaseCommand):
                         fresh = [reencrypt(v) if v else v for v in values]
                     except SecretUnreadable as error:
                         raise CommandError(
-                            f"{model._meta.label} #{row_pk}: {error} Nothing was changed."
+                            _("%(row)s: %(error)s Nothing was changed.")
+                            % {"row": f"{model._meta.label} #{row_pk}", "error": error}
                         ) from error
                     assignments = ", ".join(f"{c} = %s" for c in columns)
                     with connection.cursor() as cursor:
                         cursor.execute(f"UPDATE {table} SET {assignments} WHERE {pk} = %s", [*fresh, row_pk])  # noqa: S608
                     total += 1
-        self.stdout.write(f"Re-encrypted {total} row(s) under the newest key.")
+        self.stdout.write(
+            ngettext(
+                "Re-encrypted %(count)d row under the newest key.",
+                "Re-encrypted %(count)d rows under the newest key.",
+                total,
+            )
+            % {"count": total}
+        )

@@ -16,8 +16,11 @@ from typing import Any
 
 import requests
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
+from silverfin_sync.commands import OperatorCommand
 from silverfin_sync.demo_only import demo_command_refuse_in_production
 from silverfin_sync.notices import Notice
 
@@ -41,7 +44,7 @@ def forget_sandbox_connections(sandbox_url: str) -> int:
     )
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Run the site, a Celery worker with beat, and the WinbooksOnWeb sandbox, until Ctrl-C."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -129,18 +132,27 @@ class Command(BaseCommand):
         token = self._exchange_token(sandbox_url)
         self.stdout.write(
             "\n"
-            f"Site:     http://{options['host']}:{options['port']}/   (Ctrl-C stops everything)\n"
-            "Log in:   admin@demo.test / demo-password (also staff@, external@, pulse@demo.test)\n"
-            f"WinbooksOnWeb sandbox (a local WoW): {sandbox_url}\n"
-            "  Connect on the Syncs tab with\n"
-            "    e-mail          demo@sandbox.local\n"
-            f"    exchange token  {token}\n"
-            f"    API location    {sandbox_url}   (under Advanced)\n"
-            "  then link a client file to the company code DEMO_BV.\n"
-            "E-mails (a sync needing reconnecting, the daily digest) are printed on this console.\n"
+            + _(
+                "Site:     %(site)s   (Ctrl-C stops everything)\n"
+                "Log in:   admin@demo.test / demo-password (also staff@, external@, pulse@demo.test)\n"
+                "WinbooksOnWeb sandbox (a local WoW): %(sandbox)s\n"
+                "  Connect on the Syncs tab with\n"
+                "    e-mail          demo@sandbox.local\n"
+                "    exchange token  %(token)s\n"
+                "    API location    %(sandbox)s   (under Advanced)\n"
+                "  then link a client file to the company code DEMO_BV.\n"
+                "E-mails (a sync needing reconnecting, the daily digest) are printed on this console.\n"
+            )
+            % {"site": f"http://{options['host']}:{options['port']}/", "sandbox": sandbox_url, "token": token}
             + (
-                f"  The sandbox starts afresh each time: {forgotten} sync(s) connected to it before are marked\n"
-                "  'Needs reconnecting'; reconnect them with the token above.\n"
+                ngettext(
+                    "  The sandbox starts afresh each time: %(count)d sync connected to it before is marked\n"
+                    "  'Needs reconnecting'; reconnect it with the token above.\n",
+                    "  The sandbox starts afresh each time: %(count)d syncs connected to it before are marked\n"
+                    "  'Needs reconnecting'; reconnect them with the token above.\n",
+                    forgotten,
+                )
+                % {"count": forgotten}
                 if forgotten
                 else ""
             )
@@ -149,7 +161,9 @@ class Command(BaseCommand):
             while not stopping:
                 ended = [name for name, child in children.items() if child.poll() is not None]
                 if ended:
-                    self.stderr.write(f"{', '.join(ended)} stopped; stopping the rest.")
+                    self.stderr.write(
+                        _("%(names)s stopped; stopping the rest.") % {"names": ", ".join(ended)}
+                    )
                     break
                 time.sleep(0.5)
         finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
 
 from clients.models import ClientFile, Firm
 
@@ -12,14 +13,17 @@ def firm_by_slug(slug: str) -> Firm:
     slug = slug.strip()
     firm = Firm.objects.filter(slug=slug).first()
     if firm is None:
-        raise CommandError(f"No firm with the slug '{slug}'.")
+        raise CommandError(_("No firm with the slug '%(slug)s'.") % {"slug": slug})
     return firm
 
 
 def client_file_by_code(firm: Firm, file_code: str) -> ClientFile:
     client_file = ClientFile.objects.filter(firm=firm, file_code__iexact=file_code.strip()).first()
     if client_file is None:
-        raise CommandError(f"The firm '{firm.slug}' has no client file with the file code '{file_code}'.")
+        raise CommandError(
+            _("The firm '%(firm)s' has no client file with the file code '%(code)s'.")
+            % {"firm": firm.slug, "code": file_code}
+        )
     return client_file
 
 

@@ -6,15 +6,17 @@ import datetime as dt
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
+from django.utils.translation import gettext as _
 
+from silverfin_sync.commands import OperatorCommand
 from syncs.models import Connection
 from syncs.services import client_link_set
 
 from ._common import client_file_by_code, firm_by_slug, validation_message
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Link a client file to a WinbooksOnWeb company code (checked against WoW first); queues its first sync."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -33,22 +35,21 @@ class Command(BaseCommand):
         found = list(connections[:2])
         if not found:
             raise CommandError(
-                f"The firm '{firm.slug}' has no connected sync"
-                + (
-                    f" named '{options['sync']}'."
-                    if options["sync"]
-                    else "; connect one first (winbooks_connect)."
-                )
+                _("The firm '%(firm)s' has no connected sync named '%(name)s'.")
+                % {"firm": firm.slug, "name": options["sync"]}
+                if options["sync"]
+                else _("The firm '%(firm)s' has no connected sync; connect one first (winbooks_connect).")
+                % {"firm": firm.slug}
             )
         if len(found) > 1:
-            raise CommandError("The firm has several connected syncs; choose one with --sync NAME.")
+            raise CommandError(_("The firm has several connected syncs; choose one with --sync NAME."))
         start_date = None
         if options["start_date"]:
             try:
                 start_date = dt.date.fromisoformat(options["start_date"])
             except ValueError as error:
                 raise CommandError(
-                    f"--start-date must be YYYY-MM-DD, not '{options['start_date']}'."
+                    _("--start-date must be YYYY-MM-DD, not '%(value)s'.") % {"value": options["start_date"]}
                 ) from error
         try:
             link = client_link_set(
@@ -61,6 +62,11 @@ class Command(BaseCommand):
         except ValidationError as error:
             raise CommandError(validation_message(error)) from error
         self.stdout.write(
-            f"Linked '{client_file.name}' ({client_file.file_code}) to company {link.company_code} "
-            f"on '{found[0].name}'; its first sync is queued."
+            _("Linked '%(name)s' (%(code)s) to company %(company)s on '%(sync)s'; its first sync is queued.")
+            % {
+                "name": client_file.name,
+                "code": client_file.file_code,
+                "company": link.company_code,
+                "sync": found[0].name,
+            }
         )

@@ -5,15 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.utils.translation import gettext as _
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
+from silverfin_sync.commands import OperatorCommand
 
-class Command(BaseCommand):
+
+class Command(OperatorCommand):
     help = "Create or update the periodic tasks beat runs (idempotent; run on every deploy)."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        every_minute, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.MINUTES)
+        every_minute, _created = IntervalSchedule.objects.get_or_create(
+            every=1, period=IntervalSchedule.MINUTES
+        )
         task, created = PeriodicTask.objects.update_or_create(
             name="Dispatch due syncs",
             defaults={
@@ -26,9 +30,14 @@ class Command(BaseCommand):
             },
         )
         self.stdout.write(
-            f"{'Created' if created else 'Updated'} periodic task '{task.name}' (every minute)."
+            (
+                _("Created periodic task '%(name)s' (every minute).")
+                if created
+                else _("Updated periodic task '%(name)s' (every minute).")
+            )
+            % {"name": task.name}
         )
-        at_seven, _ = CrontabSchedule.objects.get_or_create(
+        at_seven, _created = CrontabSchedule.objects.get_or_create(
             minute="0",
             hour="7",
             day_of_week="*",
@@ -48,5 +57,10 @@ class Command(BaseCommand):
             },
         )
         self.stdout.write(
-            f"{'Created' if created else 'Updated'} periodic task '{digest.name}' (every day at 07:00)."
+            (
+                _("Created periodic task '%(name)s' (every day at 07:00).")
+                if created
+                else _("Updated periodic task '%(name)s' (every day at 07:00).")
+            )
+            % {"name": digest.name}
         )

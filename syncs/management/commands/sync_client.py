@@ -10,9 +10,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import transaction
+from django.utils.translation import gettext as _
 
+from silverfin_sync.commands import OperatorCommand
 from syncs.engine import sync_run_execute
 from syncs.models import ErrorKind, SyncRun
 from syncs.providers import ProviderError
@@ -64,7 +66,7 @@ def _one_line_errors(*, enabled: bool) -> Iterator[None]:
         engine_logger.removeFilter(quiet)
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Sync a client file: queue a run for the workers, or with --wait run it here and print the result."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -80,9 +82,11 @@ class Command(BaseCommand):
         client_file = client_file_by_code(firm, options["client"])
         try:
             with transaction.atomic():
-                run, _ = client_file_sync_now(client_file=client_file, requested_by=None)
+                run, _queued = client_file_sync_now(client_file=client_file, requested_by=None)
         except ValidationError as refused:
-            raise CommandError(f"'{client_file.name}': {refused.messages[0]}") from refused
+            raise CommandError(
+                _("'%(name)s': %(reason)s") % {"name": client_file.name, "reason": refused.messages[0]}
+            ) from refused
         if options["wait"]:
             with _one_line_errors(enabled=not options["traceback"]):
                 run = self._wait(run, options["timeout"])
@@ -91,9 +95,9 @@ class Command(BaseCommand):
             hint = (
                 ""
                 if options["traceback"] or run.error_class != ErrorKind.INTERNAL
-                else " (--traceback shows where)"
+                else " " + _("(--traceback shows where)")
             )
-            raise CommandError((run.error_message or "The sync failed.") + hint)
+            raise CommandError((run.error_message or _("The sync failed.")) + hint)
 
     def _wait(self, run: SyncRun, timeout: int) -> SyncRun:
         deadline = time.monotonic() + timeout
@@ -120,7 +124,10 @@ class Command(BaseCommand):
             if not run.is_active:
                 return run
             if time.monotonic() > deadline:
-                raise CommandError(f"Run {run.pk} is still {run.status} after {timeout} s.")
+                raise CommandError(
+                    _("Run %(run)s is still %(status)s after %(seconds)s s.")
+                    % {"run": run.pk, "status": run.get_status_display(), "seconds": timeout}
+                )
             time.sleep(1)
             run.refresh_from_db()
             if not run.is_active:

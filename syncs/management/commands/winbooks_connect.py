@@ -6,15 +6,17 @@ import os
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
+from django.utils.translation import gettext as _
 
+from silverfin_sync.commands import OperatorCommand
 from syncs.models import WINBOOKS_DEFAULT_API_URL
 from syncs.services import connection_connect
 
 from ._common import firm_by_slug, validation_message
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Connect a firm to WinbooksOnWeb with an e-mail and a one-time exchange token."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -34,7 +36,7 @@ class Command(BaseCommand):
         if options["exchange_token_env"]:
             token = os.environ.get(options["exchange_token_env"], "")
         if not token:
-            raise CommandError("Give the exchange token with --exchange-token or --exchange-token-env.")
+            raise CommandError(_("Give the exchange token with --exchange-token or --exchange-token-env."))
         firm = firm_by_slug(options["firm"])
         try:
             connection = connection_connect(
@@ -47,4 +49,7 @@ class Command(BaseCommand):
             )
         except ValidationError as error:
             raise CommandError(validation_message(error)) from error
-        self.stdout.write(f"Connected '{connection.name}' (sync #{connection.pk}) for firm '{firm.slug}'.")
+        self.stdout.write(
+            _("Connected '%(name)s' (sync #%(id)s) for firm '%(firm)s'.")
+            % {"name": connection.name, "id": connection.pk, "firm": firm.slug}
+        )
