@@ -23,7 +23,8 @@ from .helpers import make_every_state
 
 pytestmark = pytest.mark.django_db
 
-OVERVIEW_QUERIES = 10  # session, user, membership, chips, page rows, their runs (+ savepoints)
+# Session, user, language, membership, chips, page rows (and a session write in its savepoint).
+OVERVIEW_QUERIES = 9
 
 
 def rows(html: str) -> dict[str, str]:
