@@ -8,15 +8,15 @@ French as written in Belgium, 1,234.56 in English (silverfin_sync/formats/).
 from __future__ import annotations
 
 import datetime as dt
+import html
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django import template
 from django.urls import reverse
 from django.utils.formats import get_format, number_format
-from django.utils.html import format_html_join
 from django.utils.http import urlencode
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 
 from clients.ledger.streams import ENTITY_LABELS, STREAMS
@@ -155,28 +155,23 @@ def trial_balance_rows(trial_balance: Any, firm_slug: str, client_file_id: int, 
     """The trial balance's body rows, rendered in one pass.
 
     A period of 2,000 accounts spent most of its time in the template engine (a ``{% url %}`` and four
-    filters per row); building the rows here, escaped by ``format_html_join``, keeps the page fast.
+    filters per row), then in Django's ``escape`` (lazy-aware, nine calls a row through ``format_html``):
+    here every value is escaped by the standard library's ``html.escape`` (the same five characters) and the
+    row is one ``str.format``.
     """
     # The account's id is the last path segment: reverse once with a placeholder id, then fill it in.
     link = reverse("account_lines", args=[firm_slug, client_file_id, 0]).rsplit("/0/", 1)[0] + "/"
-    query = "?" + urlencode({"period": period})
+    prefix, suffix = html.escape(link), html.escape("/?" + urlencode({"period": period}))
     seps = separators()
-    return format_html_join(
-        "\n",
-        '<tr><td class="account-number"><a href="{}{}/{}">{}</a></td><td>{}</td>'
-        '<td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>',
-        (
-            (
-                link,
-                row.account_id,
-                query,
-                row.number,
-                row.name,
-                format_money(row.opening, seps),
-                format_money(row.debit, seps),
-                format_money(row.credit, seps),
-                format_money(row.closing, seps),
-            )
+    escape = html.escape
+    return mark_safe(  # noqa: S308 - every value is escaped on its way in, by html.escape
+        "\n".join(
+            f'<tr><td class="account-number"><a href="{prefix}{int(row.account_id)}{suffix}">'
+            f"{escape(row.number)}</a></td><td>{escape(row.name)}</td>"
+            f'<td class="num">{escape(format_money(row.opening, seps))}</td>'
+            f'<td class="num">{escape(format_money(row.debit, seps))}</td>'
+            f'<td class="num">{escape(format_money(row.credit, seps))}</td>'
+            f'<td class="num">{escape(format_money(row.closing, seps))}</td></tr>'
             for row in trial_balance.rows
-        ),
+        )
     )
