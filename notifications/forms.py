@@ -18,3 +18,11 @@ class NotificationSettingsForm(forms.Form):
         required=False,
         help_text=_("One e-mail naming the client files it leaves unsynced, with a link to reconnect it."),
     )
+    closed_period_alerts = forms.BooleanField(
+        label=_("When a sync changes closed periods"),
+        required=False,
+        help_text=_(
+            "One e-mail when changes made in WinbooksOnWeb reach a client file's closed periods, with the net "
+            "effect per period and a link to the changes to accept. Off unless you turn it on."
+        ),
+    )

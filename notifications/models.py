@@ -17,6 +17,8 @@ class NotificationSetting(models.Model):
     firm = models.ForeignKey(Firm, on_delete=models.CASCADE, related_name="+")
     daily_digest = models.BooleanField(null=True)
     reconnect_alerts = models.BooleanField(null=True)
+    # Opt-in, for those who may accept the changes (admins and staff): a mail when changes reach closed books.
+    closed_period_alerts = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -37,10 +39,12 @@ class SentNotification(models.Model):
     class Kind(models.TextChoices):
         NEEDS_RECONNECT = "needs_reconnect", _("A sync needs reconnecting")
         DAILY_DIGEST = "daily_digest", _("Daily digest")
+        CLOSED_PERIOD_CHANGES = "closed_changes", _("Changes reached closed periods")
 
     firm = models.ForeignKey(Firm, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=20, choices=Kind.choices)
-    # What the cause is about: the connection's id for a reconnect alert, the recipient's id for a digest.
+    # What the cause is about: the connection's id for a reconnect alert, the recipient's id for a digest,
+    # the change alert's id for changes in closed periods.
     subject_id = models.BigIntegerField()
     day = models.DateField()
     sent_at = models.DateTimeField(auto_now_add=True)

@@ -52,6 +52,8 @@ def effective_choices(*, membership: Membership) -> dict[str, bool]:
         "daily_digest": _wants(setting, "daily_digest", membership.role),
         "reconnect_alerts": membership.role == Role.ADMIN
         and _wants(setting, "reconnect_alerts", membership.role),
+        "closed_period_alerts": membership.role in {Role.ADMIN, Role.STAFF}
+        and bool(setting and setting.closed_period_alerts),
     }
 
 
@@ -72,6 +74,18 @@ def _recipients(firm: Firm, field: str, roles: set[str]) -> list[Membership]:
 
 def reconnect_alert_recipients(*, firm: Firm) -> list[Membership]:
     return _recipients(firm, "reconnect_alerts", {Role.ADMIN})
+
+
+def closed_period_alert_recipients(*, firm: Firm) -> list[Membership]:
+    """Admins and staff (who may accept the changes) who opted in: nobody by default."""
+    opted_in = NotificationSetting.objects.filter(firm=firm, closed_period_alerts=True).values("user_id")
+    return list(
+        Membership.objects.filter(firm=firm, role__in={Role.ADMIN, Role.STAFF}, user_id__in=opted_in)
+        .exclude(user__email="")
+        .filter(user__is_active=True)
+        .select_related("user", "firm")
+        .order_by("user__email", "pk")
+    )
 
 
 def digest_recipients(*, firm: Firm) -> list[Membership]:

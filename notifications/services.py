@@ -14,16 +14,17 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.http import urlencode
 
-from clients.models import Firm, Membership
+from clients.models import Firm, Membership, Role
 from clients.selectors import user_language
-from syncs.models import Connection
+from syncs.locks import change_alert_effects
+from syncs.models import ChangeAlert, Connection
 
 from . import selectors
 from .models import NotificationSetting, SentNotification
@@ -71,6 +72,32 @@ def _send(
     return True
 
 
+def _send_each(
+    *, claim: SentNotification, groups: dict[str, list[str]], template: str, context: dict[str, Any]
+) -> bool:
+    """One mail per language, each to the readers of that language, over one connection; all or none
+    count as sent (a refusal frees the day's row, as in ``_send``)."""
+    messages = []
+    for language, to in groups.items():
+        with translation.override(language):
+            subject = " ".join(render_to_string(f"notifications/{template}_subject.txt", context).split())
+            text = render_to_string(f"notifications/{template}.txt", context)
+            html = render_to_string(f"notifications/{template}.html", context)
+        message = EmailMultiAlternatives(subject=subject, body=text, to=to)
+        message.attach_alternative(html, "text/html")
+        messages.append(message)
+    try:
+        get_connection().send_messages(messages)
+    except Exception:
+        logger.exception("Could not send the %s mail of firm %s", claim.kind, claim.firm_id)
+        claim.delete()
+        return False
+    SentNotification.objects.filter(pk=claim.pk).update(
+        recipients=sum(len(to) for to in groups.values()), files=context.get("file_count", 0)
+    )
+    return True
+
+
 def notify_connection_needs_reconnect(*, connection_id: int) -> bool:
     """One mail to the firm's admins (who did not turn it off) that a sync needs reconnecting, naming the
     files it leaves unsynced and linking to the reconnect page. At most once per connection and day."""
@@ -110,6 +137,37 @@ def notify_connection_needs_reconnect(*, connection_id: int) -> bool:
         context=context,
         language=firm.default_language,
     )
+
+
+def notify_change_alert_opened(*, alert_id: int) -> bool:
+    """A mail to the admins and staff who opted in: a sync changed figures in a client file's closed
+    periods. It names the file, the net effect per closed period and links to the changes to accept; each
+    reader gets it in their own language. Once per alert."""
+    alert = ChangeAlert.objects.select_related("client_file__firm").filter(pk=alert_id).first()
+    if alert is None or alert.status != ChangeAlert.Status.OPEN:
+        return False
+    client_file = alert.client_file
+    firm = client_file.firm
+    recipients = selectors.closed_period_alert_recipients(firm=firm)
+    if not recipients:
+        return False
+    claim = _claim(firm=firm, kind=SentNotification.Kind.CLOSED_PERIOD_CHANGES, subject_id=alert.pk)
+    if claim is None:
+        return False
+    context = {
+        "firm": firm,
+        "client_file": client_file,
+        "locked_until": client_file.books_locked_until,
+        "effects": change_alert_effects(alert=alert),
+        "file_count": 1,
+        "alert_url": _url(reverse("change_alerts", args=[firm.slug, client_file.pk])),
+        "settings_url": _url(reverse("notification_settings", args=[firm.slug])),
+    }
+    by_language: dict[str, list[str]] = {}
+    for membership in recipients:
+        language = user_language(user=membership.user) or firm.default_language or settings.LANGUAGE_CODE
+        by_language.setdefault(language, []).append(membership.user.email)
+    return _send_each(claim=claim, groups=by_language, template="closed_period_changes", context=context)
 
 
 def send_daily_digest(*, membership: Membership, now: dt.datetime | None = None) -> bool:
@@ -167,7 +225,11 @@ def send_daily_digests(*, now: dt.datetime | None = None) -> int:
 
 
 def notification_settings_set(
-    *, membership: Membership, daily_digest: bool, reconnect_alerts: bool
+    *,
+    membership: Membership,
+    daily_digest: bool,
+    reconnect_alerts: bool,
+    closed_period_alerts: bool = False,
 ) -> NotificationSetting:
     setting, _ = NotificationSetting.objects.update_or_create(
         user_id=membership.user_id,
@@ -175,6 +237,8 @@ def notification_settings_set(
         defaults={
             "daily_digest": daily_digest,
             "reconnect_alerts": reconnect_alerts if membership.role == "admin" else None,
+            # Only those who may accept the changes can ask to be told about them.
+            "closed_period_alerts": closed_period_alerts and membership.role in {Role.ADMIN, Role.STAFF},
         },
     )
     return setting

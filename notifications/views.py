@@ -24,11 +24,14 @@ def notification_settings(request: HttpRequest, firm_slug: str) -> HttpResponse:
     )
     if not is_admin:
         del form.fields["reconnect_alerts"]
+    if not access.may(Action.ACCEPT_CHANGES):
+        del form.fields["closed_period_alerts"]
     if request.method == "POST" and form.is_valid():
         services.notification_settings_set(
             membership=access.membership,
             daily_digest=form.cleaned_data["daily_digest"],
             reconnect_alerts=form.cleaned_data.get("reconnect_alerts", False),
+            closed_period_alerts=form.cleaned_data.get("closed_period_alerts", False),
         )
         messages.success(request, _("Your notification settings are saved."))
         return redirect("notification_settings", firm_slug=access.firm.slug)

@@ -30,6 +30,7 @@ from clients.models import Account, AccountBalance, ClientFile, Entry, EntryLine
 
 from .connections import audit_record
 from .models import AuditEvent, ChangeAlert, ChangeAlertItem, ChangeAlertLine, LockedBalance, SyncRun
+from .signals import change_alert_opened
 
 ZERO = Decimal("0")
 
@@ -214,6 +215,7 @@ class LockWatch:
     closed: set[int]  # the closed periods' pks
     period_keys: dict[int, str]  # every period's key, e.g. "2024-03", for the lines shown
     alert: ChangeAlert | None = None
+    opened_alert: bool = False  # this run opened the file's alert (none was open before it)
     noted: dict[uuid.UUID, ChangeAlertItem] = field(default_factory=dict)
 
     @classmethod
@@ -231,7 +233,7 @@ class LockWatch:
 
     def _alert(self) -> ChangeAlert:
         if self.alert is None:
-            self.alert, _created = ChangeAlert.objects.get_or_create(
+            self.alert, self.opened_alert = ChangeAlert.objects.get_or_create(
                 client_file_id=self.client_file_id, status=ChangeAlert.Status.OPEN
             )
         return self.alert
@@ -399,6 +401,8 @@ class LockWatch:
             if alert.lines.exists() or alert.items.exists():
                 alert.runs.add(self.run)
                 alert.save(update_fields=["updated_at"])
+                if self.opened_alert:
+                    change_alert_opened.send(sender=LockWatch, alert_id=alert.pk)
             else:
                 alert.delete()
 
@@ -426,21 +430,40 @@ class AsLockedRow:
     account: Account
     locked: Decimal  # the closing balance when the period was closed
     now: Decimal
+    locked_debit: Decimal = ZERO
+    locked_credit: Decimal = ZERO
 
     @property
     def difference(self) -> Decimal:
         return self.now - self.locked
 
+    @property
+    def locked_opening(self) -> Decimal:
+        return self.locked - self.locked_debit + self.locked_credit
+
 
 def as_locked_rows(*, client_file: ClientFile, period: Period) -> list[AsLockedRow]:
     """A closed period's trial balance as it was locked next to the current one (closing balances), per
-    account that has either: two queries."""
-    locked = {row.account_id: row.locked_closing for row in LockedBalance.objects.filter(period=period)}
+    account that has either: three queries. An account booked in the period only after the lock was
+    locked at zero."""
+    locked = {row.account_id: row for row in LockedBalance.objects.filter(period=period)}
     now = dict(AccountBalance.objects.filter(period=period).values_list("account_id", "closing"))
     accounts = Account.objects.filter(client_file=client_file, pk__in=set(locked) | set(now)).order_by(
         "number"
     )
-    return [AsLockedRow(account=a, locked=locked.get(a.pk, ZERO), now=now.get(a.pk, ZERO)) for a in accounts]
+    rows = []
+    for account in accounts:
+        at_lock = locked.get(account.pk)
+        rows.append(
+            AsLockedRow(
+                account=account,
+                locked=at_lock.locked_closing if at_lock else ZERO,
+                now=now.get(account.pk, ZERO),
+                locked_debit=at_lock.locked_debit if at_lock else ZERO,
+                locked_credit=at_lock.locked_credit if at_lock else ZERO,
+            )
+        )
+    return rows
 
 
 def period_is_closed(*, client_file: ClientFile, period: Period | None) -> bool:

@@ -60,4 +60,5 @@ def test_staff_read_the_alert_accept_it_and_compare_a_closed_period_as_locked(
     page.get_by_role("link", name="Show the balances as locked next to the current ones").click()
     comparison = page.locator("#as-locked-heading + .table-scroll table")
     expect(comparison).to_contain_text("100.00")  # 900 now against 800 as locked
+    expect(page.locator('#as-locked-heading ~ .downloads a[href*="as_locked=1"]')).to_have_count(2)
     page.screenshot(path=str(ARTIFACTS / "closed-periods-as-locked.png"), full_page=True)

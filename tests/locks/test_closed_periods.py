@@ -4,19 +4,25 @@ before anyone looks add to it; accepting closes it; who may lock, unlock and acc
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from decimal import Decimal
 from typing import Any
 
+import openpyxl
 import pytest
 from django.test import Client
 from django.urls import reverse
 
-from clients.models import Account, Period
+from clients.models import Account, Membership, Period, Profile, Role
+from notifications.models import SentNotification
+from notifications.services import notification_settings_set
 from syncs.engine import sync_run_execute
 from syncs.locks import books_lock_set, change_alert_accept
 from syncs.models import AuditEvent, ChangeAlert, ChangeAlertItem, ClientLink, SyncRun
 from syncs.runs import sync_run_request
+from tests.factories import MembershipFactory, UserFactory
 from tests.fixtures import FirmWorld
 from tests.syncs.helpers import assert_ledger_equals_sandbox
 
@@ -181,3 +187,123 @@ def test_who_may_lock_unlock_and_accept(world: FirmWorld, link: ClientLink, wow_
     assert link.client_file.books_locked_until == dt.date(2024, 3, 31)
     assert AuditEvent.objects.filter(action=AuditEvent.Action.BOOKS_LOCKED).count() == 2
     assert Period.objects.filter(client_file=link.client_file, end_date=dt.date(2024, 3, 31)).exists()
+
+
+def _download(client: Client, world: FirmWorld, kind: str, query: str) -> Any:
+    return client.get(reverse(kind, args=[world.firm.slug, world.given_file.pk]) + query)
+
+
+def test_a_closed_periods_downloads_say_whether_they_are_current_or_as_locked(
+    world: FirmWorld, link: ClientLink, wow_sandbox: Any
+) -> None:
+    run_sync(link)
+    books_lock_set(client_file=link.client_file, until=dt.date(2024, 6, 30), actor=world.staff)
+    march = _document(wow_sandbox.snapshot(), MARCH)
+    _set_amounts(wow_sandbox, march, [900, -900])
+    run_sync(link)
+    a = _account_number(link, march["GLTransactions"][0]["GLAccount_Id"])
+    client = Client()
+    client.force_login(world.staff)
+
+    current = _download(client, world, "trial_balance_csv", "?period=2024-03")
+    assert current["Content-Disposition"].endswith('-trial-balance-2024-03-current.csv"')
+    header, *rows = csv.reader(io.StringIO(current.content.decode("utf-8-sig"), newline=""))
+    assert header == ["Account", "Name", "Opening", "Debit", "Credit", "Closing"]
+
+    as_locked = _download(client, world, "trial_balance_csv", "?period=2024-03&as_locked=1")
+    assert as_locked["Content-Disposition"].endswith('-trial-balance-2024-03-as-locked.csv"')
+    header, *rows = csv.reader(io.StringIO(as_locked.content.decode("utf-8-sig"), newline=""))
+    assert header == [
+        "Account",
+        "Name",
+        "Opening as locked",
+        "Debit as locked",
+        "Credit as locked",
+        "Closing as locked",
+        "Closing now",
+        "Difference",
+    ]
+    by_account = {row[0]: [Decimal(cell) for cell in row[2:]] for row in rows[:-1]}
+    opening, debit, credit, closing, now, difference = by_account[a]
+    assert opening + debit - credit == closing  # the columns as locked are one trial balance
+    assert (debit - credit, now - closing, difference) == (Decimal("800"), Decimal("100"), Decimal("100"))
+    changed = {number for number, figures in by_account.items() if figures[5]}
+    assert changed == {a, _account_number(link, march["GLTransactions"][1]["GLAccount_Id"])}
+    total = rows[-1]
+    assert total[0] == "Total" and Decimal(total[7]) == sum(figures[5] for figures in by_account.values())
+
+    workbook = _download(client, world, "trial_balance_xlsx", "?period=2024-03&as_locked=1")
+    assert workbook["Content-Disposition"].endswith('-trial-balance-2024-03-as-locked.xlsx"')
+    sheet = openpyxl.load_workbook(io.BytesIO(workbook.content)).active
+    assert sheet is not None
+    assert "trial balance as locked, " in str(sheet["A1"].value)
+    assert str(sheet["A2"].value).startswith("The books are closed up to ")
+    current_book = openpyxl.load_workbook(
+        io.BytesIO(_download(client, world, "trial_balance_xlsx", "?period=2024-03").content)
+    ).active
+    assert current_book is not None
+    assert "These are the current balances" in str(current_book["A2"].value)
+
+    # An open period has one trial balance: its download has no suffix and no "as locked" to give.
+    july = _download(client, world, "trial_balance_csv", "?period=2024-07")
+    assert july["Content-Disposition"].endswith('-trial-balance-2024-07.csv"')
+    refused = _download(client, world, "trial_balance_csv", "?period=2024-07&as_locked=1")
+    assert refused.status_code == 404
+    assert "This period is not closed: it has no balances as locked." in refused.content.decode()
+
+
+def test_those_who_opted_in_are_mailed_once_in_their_language_when_changes_reach_closed_periods(
+    world: FirmWorld,
+    link: ClientLink,
+    wow_sandbox: Any,
+    smtp_mail: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    admin, staff, external = (
+        Membership.objects.get(firm=world.firm, user=user)
+        for user in (world.admin, world.staff, world.external)
+    )
+    Profile.objects.create(user=world.admin, language="nl")
+    for membership in (admin, staff, external):  # the external contributor may not ask for it
+        notification_settings_set(
+            membership=membership, daily_digest=False, reconnect_alerts=False, closed_period_alerts=True
+        )
+    second_admin = UserFactory.create(username="quiet-admin@alpha.test")  # did not opt in
+    MembershipFactory.create(firm=world.firm, user=second_admin, role=Role.ADMIN)
+    run_sync(link)
+    books_lock_set(client_file=link.client_file, until=dt.date(2024, 6, 30), actor=world.staff)
+    march = _document(wow_sandbox.snapshot(), MARCH)
+    _set_amounts(wow_sandbox, march, [900, -900])
+    with django_capture_on_commit_callbacks(execute=True):
+        run_sync(link)
+
+    mails = smtp_mail.wait_for(2)
+    by_recipient = {str(m["To"]): m for m in mails}
+    assert set(by_recipient) == {world.admin.email, world.staff.email}
+    dutch, english = by_recipient[world.admin.email], by_recipient[world.staff.email]
+    assert (
+        "syncs changed closed periods" in english["Subject"] and link.client_file.name in english["Subject"]
+    )
+    dutch_text = dutch.get_body(preferencelist=("plain",)).get_content()
+    assert "2024-03: 2 rekeningen gewijzigd, netto 0,00" in dutch_text
+    english_text = english.get_body(preferencelist=("plain",)).get_content()
+    assert "2024-03: 2 accounts moved, net 0.00" in english_text
+    alerts = reverse("change_alerts", args=[world.firm.slug, link.client_file_id])
+    assert alerts in english_text and alerts in dutch_text
+
+    # A later sync that adds to the same open alert does not mail again.
+    _set_amounts(wow_sandbox, march, [950, -950])
+    with django_capture_on_commit_callbacks(execute=True):
+        run_sync(link)
+    assert len(smtp_mail.messages()) == 2
+    assert SentNotification.objects.filter(kind=SentNotification.Kind.CLOSED_PERIOD_CHANGES).count() == 1
+
+
+def test_only_those_who_may_accept_changes_see_the_closed_period_choice(
+    client: Client, world: FirmWorld
+) -> None:
+    settings_page = reverse("notification_settings", args=[world.firm.slug])
+    for user, offered in ((world.admin, True), (world.staff, True), (world.external, False)):
+        client.force_login(user)
+        html = client.get(settings_page).content.decode()
+        assert ('name="closed_period_alerts"' in html) is offered, user
