@@ -10,7 +10,6 @@ person may act on the same run at once, and only one of them changes it (healthc
 from __future__ import annotations
 
 import datetime as dt
-import random
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -22,6 +21,7 @@ from django.utils.translation import gettext
 
 from clients.models import ClientFile, Firm
 from silverfin_sync.notices import Notice
+from winbooks.backoff import backoff_delay
 
 from .liveness import held, lease_end, new_claim_token
 from .models import CONNECTION_SECRETS_VIA_LINK, ClientLink, ErrorKind, SyncRun, notice_fields
@@ -225,5 +225,6 @@ def sync_runs_cancel_queued(runs: QuerySet[SyncRun], *, error_class: ErrorKind, 
 
 def retry_delay(retries: int, *, base: float = 30.0, cap: float = 600.0) -> float:
     """How long to wait before retry number ``retries + 1`` of a run: doubling from ``base``, capped, with
-    jitter so a firm's runs do not retry in step (30 s, 60 s, 120 s, … 10 minutes for a worker)."""
-    return min(cap, base * 2**retries) * (0.5 + random.random() / 2)  # noqa: S311
+    jitter so a firm's runs do not retry in step (30 s, 60 s, 120 s, … 10 minutes for a worker); the same
+    formula as the WoW client's own retries."""
+    return backoff_delay(retries, base=base, cap=cap)

@@ -34,6 +34,7 @@ from .auth import (
     refresh_form,
     tokens_from_json,
 )
+from .backoff import backoff_delay
 from .dates import dumps, loads
 from .entities import entity
 from .exceptions import (
@@ -709,8 +710,7 @@ class WinbooksClient:
         return WinbooksTooLarge(message, method=method, url=url)
 
     def _backoff(self, attempt: int) -> float:
-        delay = min(self._backoff_cap, self._backoff_base * (2**attempt))
-        return float(delay * (0.5 + 0.5 * self._random()))
+        return backoff_delay(attempt, base=self._backoff_base, cap=self._backoff_cap, rand=self._random)
 
     def _retry_after(self, response: requests.Response) -> float | None:
         value = response.headers.get("Retry-After")
