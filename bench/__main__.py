@@ -11,7 +11,8 @@ in its own process, and measures:
    and a sync with no change;
 4. a fleet of 300 small client files due at once, dispatched to 2 Celery worker processes;
 5. the trial balance of a 2,000-account period and the Syncs tab with 1,000 linked client files;
-6. the firm overview at 5,000 client files in every state: all, needs attention by status, a search.
+6. the firm overview at 5,000 client files in every state: all, needs attention by status, a search;
+7. the dispatcher's tick with 20,000 due links over 200 firms (bench/fleet.py).
 
 No figure is asserted: targets are printed with the ratio, and the report goes to ``bench/results/``.
 ``--scale 0.1`` shrinks every workload for a dry run (the report then says so).
@@ -786,7 +787,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=1.0, help="shrink the workloads (dry runs)")
     parser.add_argument("--profile-dir", type=Path, help="write a cProfile of the large first sync here")
     parser.add_argument(
-        "--skip", default="", help="comma-separated workloads to skip: incremental,fleet,pages,overview"
+        "--skip",
+        default="",
+        help="comma-separated workloads to skip: incremental,fleet,pages,overview,dispatcher",
     )
     parser.add_argument(
         "--sandbox-mode",
@@ -824,6 +827,10 @@ def main(argv: list[str] | None = None) -> int:
             pages(report, world, big_link, scale)
         if "overview" not in skip:
             overview_pages(report, world)
+        if "dispatcher" not in skip:
+            from bench.fleet import dispatcher
+
+            dispatcher(report, scale)
     report.note_load("end")
     write_report(report, started, scale, args.sandbox_mode)
     return 0

@@ -231,11 +231,17 @@ SYNC_STALE_AFTER_SECONDS = env.int("SYNC_STALE_AFTER_SECONDS", default=600)
 # a transient retry, is sent again (a broker restart may have lost its message). Keep it above the longest
 # retry backoff (10 minutes, syncs/runs.py retry_delay); a run sent twice is still carried out once (the claim).
 SYNC_REQUEUE_AFTER_SECONDS = env.int("SYNC_REQUEUE_AFTER_SECONDS", default=900)
-SYNC_DISPATCH_BATCH = env.int("SYNC_DISPATCH_BATCH", default=500)
+# At most this many due links get a run per dispatcher tick (the rest wait a minute): the tick's reads and
+# writes take one statement each whatever the count (syncs/schedule.py), and SQLite's limit of 32,766
+# parameters in one statement bounds it in the embedded default.
+SYNC_DISPATCH_BATCH = env.int("SYNC_DISPATCH_BATCH", default=25_000)
 SYNC_MAX_RETRIES = env.int("SYNC_MAX_RETRIES", default=5)
 # No firm runs more syncs at once than this, across all workers (its other runs wait in the queue), so one
 # firm's hundreds of files or one slow WoW host cannot hold every worker.
 SYNC_MAX_RUNNING_PER_FIRM = env.int("SYNC_MAX_RUNNING_PER_FIRM", default=2)
+# A run a person asked for ("Sync now", a first sync) may use this many slots above the cap, so a firm's own
+# nightly runs, however many, never keep its people waiting for one of them to end.
+SYNC_RESERVED_FOR_REQUESTED_PER_FIRM = env.int("SYNC_RESERVED_FOR_REQUESTED_PER_FIRM", default=1)
 # At most this many requests in flight per WoW connection (licence), across all workers (a Redis semaphore
 # with leases, syncs/providers/winbooks/slots.py); a request waits this long for a slot before the run is
 # retried later. No cap without Redis.

@@ -135,7 +135,7 @@ class ClientLink(models.Model):
     )
     linked_at = models.DateTimeField(auto_now_add=True)
     unlinked_at = models.DateTimeField(null=True)
-    next_sync_at = models.DateTimeField(null=True, db_index=True)
+    next_sync_at = models.DateTimeField(null=True)  # indexed for active links only (Meta)
     last_success_at = models.DateTimeField(null=True)
     # The link's newest run, kept by the database itself (a trigger on every new run, migration 0009), so
     # the overview reads every file's state with joins instead of a subquery per file and per use.
@@ -156,6 +156,12 @@ class ClientLink(models.Model):
                 condition=Q(unlinked_at__isnull=True),
                 name="company_code_linked_once_per_firm",
             ),
+        ]
+        # The dispatcher's read of the due links, every minute: only active links, by their next sync.
+        indexes = [
+            models.Index(
+                fields=["next_sync_at"], condition=Q(unlinked_at__isnull=True), name="active_link_next_sync"
+            )
         ]
 
     def __str__(self) -> str:
@@ -245,7 +251,16 @@ class SyncRun(models.Model):
                 fields=["link"], condition=Q(status__in=["queued", "running"]), name="one_active_run_per_link"
             ),
         ]
-        indexes = [models.Index(fields=["client_file", "-queued_at"])]
+        indexes = [
+            models.Index(fields=["client_file", "-queued_at"]),
+            # The few active runs among millions: the dispatcher's forgotten and stale runs, the claim's count
+            # of a firm's running syncs.
+            models.Index(
+                fields=["status", "queued_at"],
+                condition=Q(status__in=["queued", "running"]),
+                name="active_runs",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Run {self.pk} of {self.link} ({self.status})"

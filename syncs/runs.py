@@ -35,7 +35,12 @@ class RunNotClaimed(Exception):
 
 
 class FirmAtCapacity(RunNotClaimed):
-    """The run's firm already runs as many syncs as it may at once; the run stays queued for a while."""
+    """The run's firm already runs as many syncs as it may at once; the run stays queued for a while.
+    ``requested``: a person asked for it (it looks again sooner)."""
+
+    def __init__(self, message: str, *, requested: bool = False) -> None:
+        super().__init__(message)
+        self.requested = requested
 
 
 def sync_run_request(
@@ -100,6 +105,14 @@ def sync_run_enqueue(*, run_id: int, trigger: str) -> None:
     run_sync.apply_async(args=[run_id], queue=queue_for(trigger))
 
 
+def sync_runs_enqueue(runs: list[tuple[int, str]]) -> None:
+    """Send many runs (id, trigger) in their order, pipelined (syncs/broker.py): the dispatcher's nightly
+    fleet of thousands in a second, where one message at a time took several."""
+    from .broker import send_runs
+
+    send_runs((run_id, queue_for(trigger)) for run_id, trigger in runs)
+
+
 def queue_for(trigger: str) -> str:
     """The queue a run of this trigger goes to."""
     return QUEUE_SCHEDULED if trigger == SyncRun.Trigger.SCHEDULE else QUEUE_NOW
@@ -109,18 +122,24 @@ def sync_run_claim(*, run_id: int) -> SyncRun:
     """Take a queued run (or one whose worker is gone: heartbeat stale and lease expired) for this worker,
     with a claim token of its own (``run.claimed_by``, see syncs/liveness.py), or raise RunNotClaimed.
 
-    No firm runs more than ``SYNC_MAX_RUNNING_PER_FIRM`` syncs at once, across all workers: claims of one
+    No firm runs more than ``SYNC_MAX_RUNNING_PER_FIRM`` scheduled syncs at once, across all workers, and a
+    run a person asked for ("Sync now", a first sync) may take ``SYNC_RESERVED_FOR_REQUESTED_PER_FIRM``
+    slots more: the firm's own nightly runs never stand between its people and a worker. Claims of one
     firm are made one at a time (under a lock on the firm's row), counting its runs whose lease holds; a
-    run over the cap raises ``FirmAtCapacity`` and stays queued. A run WoW asked to wait (``not_before``)
+    run over its cap raises ``FirmAtCapacity`` and stays queued. A run WoW asked to wait (``not_before``)
     is not taken before then.
     """
     now = timezone.now()
     stale_before = now - dt.timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS)
     owner = new_claim_token()
     with transaction.atomic():
-        firm_id = SyncRun.objects.filter(pk=run_id).values_list("client_file__firm_id", flat=True).first()
-        if firm_id is None:
+        found = SyncRun.objects.filter(pk=run_id).values_list("client_file__firm_id", "trigger").first()
+        if found is None:
             raise RunNotClaimed(f"Run {run_id} does not exist.")
+        firm_id, trigger = found
+        cap = settings.SYNC_MAX_RUNNING_PER_FIRM
+        if trigger != SyncRun.Trigger.SCHEDULE:
+            cap += settings.SYNC_RESERVED_FOR_REQUESTED_PER_FIRM
         Firm.objects.select_for_update().filter(pk=firm_id).first()
         running = (
             SyncRun.objects.filter(
@@ -131,13 +150,16 @@ def sync_run_claim(*, run_id: int) -> SyncRun:
         )
         claimable = SyncRun.objects.filter(pk=run_id)
         if (
-            running >= settings.SYNC_MAX_RUNNING_PER_FIRM
+            running >= cap
             and claimable.filter(
                 Q(status=SyncRun.Status.QUEUED)
                 | Q(status=SyncRun.Status.RUNNING, heartbeat_at__lt=stale_before, lease_until__lt=now)
             ).exists()
         ):
-            raise FirmAtCapacity(f"Run {run_id} waits: its firm already runs {running} syncs.")
+            raise FirmAtCapacity(
+                f"Run {run_id} waits: its firm already runs {running} syncs.",
+                requested=trigger != SyncRun.Trigger.SCHEDULE,
+            )
         claim = {"claimed_by": owner, "lease_until": lease_end(now), "attempt": F("attempt") + 1}
         claimed = claimable.filter(status=SyncRun.Status.QUEUED).filter(
             Q(not_before__isnull=True) | Q(not_before__lte=now)

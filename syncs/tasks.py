@@ -52,10 +52,12 @@ def run_sync(self: Any, run_id: int) -> None:
 
     try:
         sync_run_execute(run_id=run_id)
-    except FirmAtCapacity:
+    except FirmAtCapacity as waiting:
         # The firm already runs its share of syncs: this one waits in the queue and the worker takes other
-        # work meanwhile. Not an attempt (nothing was claimed), so it counts against no retry limit.
-        raise self.retry(countdown=5 + 10 * random.random()) from None  # noqa: S311
+        # work meanwhile. Not an attempt (nothing was claimed), so it counts against no retry limit. A run a
+        # person waits for looks again sooner than the nightly fleet does.
+        wait = 1 + 2 * random.random() if waiting.requested else 5 + 10 * random.random()  # noqa: S311
+        raise self.retry(countdown=wait) from None
     except (OperationalError, InterfaceError):
         # The database went away mid-run (a restart, a fail-over): the run could not even be recorded as
         # failed. Put it back in the queue on a fresh connection and retry; the pages already written stay.
