@@ -104,7 +104,7 @@ def _queue_due_links(now: dt.datetime) -> int:
         return 0
     created = _create_scheduled_runs([(link_id, client_file_id) for link_id, client_file_id, _ in due])
     _move_next_sync([(link_id, at) for link_id, _, at in due], now, latest_runs=dict(created))
-    sent = [(run_id, SyncRun.Trigger.SCHEDULE) for run_id, _ in created]
+    sent: list[tuple[int, str]] = [(run_id, SyncRun.Trigger.SCHEDULE) for run_id, _ in created]
     transaction.on_commit(lambda: runs.sync_runs_enqueue(sent))
     return len(created)
 
@@ -134,7 +134,7 @@ def _create_scheduled_runs(links: list[tuple[int, int]]) -> list[tuple[int, int]
     for field in SyncRun._meta.concrete_fields:
         if field.primary_key:
             continue
-        columns.append(connection.ops.quote_name(field.column))
+        columns.append(connection.ops.quote_name(str(field.column)))
         if field.attname in {"link_id", "client_file_id"}:
             values.append(f"due.{field.attname}")
             continue
