@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import json
 import os
 import re
 import shutil
@@ -28,37 +29,88 @@ ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "bench" / "results" / "mutation.md"
 MUTMUT = [sys.executable, "-m", "mutmut"]
 
-# Target: groups of mutant-name patterns (mutmut names a mutant ``module.x_function__mutmut_N``, a method
-# ``module.xǁClassǁmethod__mutmut_N``), run one group after another; the share of mutants that must be
-# killed; and the minutes the target may take (on a loaded machine the run is cut there, and the report says
-# how many mutants were left unchecked).
-TARGETS: dict[str, tuple[list[str], float, float]] = {
-    "access (clients/access.py)": (["clients.access.*"], 1.0, 7),
-    "log-in throttle (clients/throttle.py)": (["clients.throttle.*"], 1.0, 7),
-    "run claim (syncs/runs.py sync_run_claim)": (["syncs.runs.x_sync_run_claim__mutmut_*"], 0.9, 4),
-    "export writers (syncs/exports.py)": (["syncs.exports.*"], 0.9, 7),
-    "engine: fingerprints and proof (syncs/engine.py)": (
+# Per target: the functions whose mutants count (a module's every function with ``*``); the tests each of its
+# mutants may run (path or node-id prefixes: the fast tests that reach it, never the browser tests, since
+# mutmut reruns them once per mutant); the share of mutants that must be killed; and the minutes the target
+# may take at most (a safety cap: on a loaded machine the run is cut there, and the report says how many
+# mutants were left unchecked). mutmut learns once which selected test reaches which function (its "stats",
+# over pyproject.toml's pytest_add_cli_args_test_selection, the union of these); ``narrow_stats`` then keeps,
+# for each target's functions, only that target's tests, so a mutant of the throttle never runs a sync.
+ENGINE_PROOF = (
+    # The fingerprints (WoW's and the ledger's per period) and the gaps they reveal ...
+    "_fingerprint",
+    "_detect_entry_gaps",
+    "_reconcile_period_ids",
+    # ... and the proof: the touched periods' sums against WoW's, a mismatch healed by a forced re-read.
+    "_prove_and_heal",
+    "_accounts_to_prove",
+    "_accounts_to_rebuild",
+    "_wow_sums",
+    "_differences",
+    "_heal_period",
+)
+TARGETS: dict[str, tuple[str, list[str], list[str], float, float]] = {
+    "access (clients/access.py)": (
+        "clients.access",
+        ["*"],
         [
-            f"syncs.engine.x_{name}__mutmut_*"
-            for name in (
-                "_fingerprint",
-                "_differences",
-                "_accounts_to_prove",
-                "_accounts_to_rebuild",
-                "_wow_sums",
-                "_detect_entry_gaps",
-                "_reconcile_period_ids",
-                "_heal_period",
-                "_prove_and_heal",
-            )
+            "tests/clients/test_access.py",
+            "tests/ledger/test_access.py",
+            "tests/reliability/test_isolation_and_csrf.py",
+            "tests/reliability/test_access_matrix.py",
         ],
-        0.9,
+        1.0,
         10,
     ),
+    "log-in throttle (clients/throttle.py)": (
+        "clients.throttle",
+        ["*"],
+        [
+            "tests/clients/test_throttle_counters.py",
+            "tests/clients/test_login.py",
+            "tests/reliability/test_login_throttle.py",
+        ],
+        1.0,
+        8,
+    ),
+    "run claim (syncs/runs.py sync_run_claim)": (
+        "syncs.runs",
+        ["sync_run_claim"],
+        [
+            "tests/syncs/test_run_claim.py",
+            "tests/reliability/test_concurrency.py",
+            "tests/reliability/test_fair_sharing.py::test_a_firm_runs_no_more_syncs_at_once_than_its_cap",
+            "tests/reliability/test_fair_sharing.py::"
+            "test_a_long_retry_after_becomes_a_not_before_that_the_claim_and_the_dispatcher_respect",
+            "tests/reliability/test_liveness.py::test_a_worker_that_lost_its_claim_writes_nothing",
+        ],
+        0.9,
+        6,
+    ),
+    "export writers (syncs/exports.py)": (
+        "syncs.exports",
+        ["*"],
+        [
+            "tests/ledger/test_exports.py",
+            "tests/ledger/test_trial_balance.py",
+            "tests/reliability/test_hostile_exports.py",
+            "tests/i18n/test_exports_and_names.py",
+        ],
+        0.9,
+        8,
+    ),
+    "engine: fingerprints and proof (syncs/engine.py)": (
+        "syncs.engine",
+        list(ENGINE_PROOF),
+        ["tests/syncs/test_engine.py", "tests/syncs/test_start_date_and_checks.py"],
+        0.9,
+        20,
+    ),
 }
-# Scale every budget (MUTATION_BUDGET_SCALE=3 on an idle machine to check everything, 0 for no limit);
+# Scale every budget (MUTATION_BUDGET_SCALE=3 on a loaded machine, 0 for no limit);
 # MUTATION_TARGETS=access,log-in runs only the targets whose names start so (the report covers all).
 BUDGET_SCALE = float(os.environ.get("MUTATION_BUDGET_SCALE", "1"))
+STATS = ROOT / "mutants" / "mutmut-stats.json"
 
 KILLED = {"killed", "caught by type check"}
 
@@ -66,10 +118,32 @@ KILLED = {"killed", "caught by type check"}
 @dataclass
 class Target:
     name: str
-    patterns: list[str]
+    module: str
+    functions: list[str]
+    tests: list[str]
     required: float
     minutes: float
     statuses: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def patterns(self) -> list[str]:
+        """mutmut's names of this target's mutants: ``module.x_function__mutmut_N``, a method
+        ``module.xǁClassǁmethod__mutmut_N``."""
+        if self.functions == ["*"]:
+            return [f"{self.module}.*"]
+        return [f"{self.module}.x_{name}__mutmut_*" for name in self.functions]
+
+    def owns_function(self, key: str) -> bool:
+        """Whether mutmut's key of a function (``module.x_function``) is one of this target's."""
+        return any(fnmatch.fnmatchcase(f"{key}__mutmut_1", pattern) for pattern in self.patterns)
+
+    def selects(self, test: str) -> bool:
+        """Whether a test (pytest's node id) is one of this target's: a whole file, or node ids so starting."""
+        return any(
+            test.startswith(f"{prefix}::") if prefix.endswith(".py") else test.startswith(prefix)
+            for prefix in self.tests
+        )
 
     @property
     def killed(self) -> int:
@@ -122,6 +196,19 @@ def run_mutants(patterns: list[str], budget_seconds: float | None) -> bool:
         return False
 
 
+def narrow_stats(targets: list[Target]) -> None:
+    """Each target's functions keep only that target's tests in mutmut's map of which test reaches which
+    function (mutants/mutmut-stats.json, which mutmut reads at every run): a mutant then runs only the
+    fast tests chosen for its target. A function no chosen test reaches shows as "no tests" in the report."""
+    stats = json.loads(STATS.read_text())
+    tests_of = stats["tests_by_mangled_function_name"]
+    for key, tests in tests_of.items():
+        for target in targets:
+            if target.owns_function(key):
+                tests_of[key] = sorted(test for test in tests if target.selects(test))
+    STATS.write_text(json.dumps(stats, indent=4))
+
+
 def run_targets(targets: list[Target]) -> float:
     """Each target's mutants in one mutmut run, cut at the target's budget. With MUTATION_CONTINUE=1 the
     mutants/ of an earlier run is kept and only what it left unchecked is run (mutmut resumes)."""
@@ -129,12 +216,15 @@ def run_targets(targets: list[Target]) -> float:
     if not os.environ.get("MUTATION_CONTINUE"):
         shutil.rmtree(ROOT / "mutants", ignore_errors=True)  # a fresh run, never a stale cache
         # Generating the mutants and learning which tests reach which function, once (one mutant runs too).
-        run_mutants(["clients.access.x_can__mutmut_1"], None)
+        run_mutants(["clients.throttle.x__digest__mutmut_1"], None)
     wanted = [name.strip() for name in os.environ.get("MUTATION_TARGETS", "").split(",") if name.strip()]
     for target in targets:
         if wanted and not any(target.name.startswith(name) for name in wanted):
             continue
+        narrow_stats(targets)
+        target_started = time.monotonic()
         run_mutants(target.patterns, target.minutes * 60 * BUDGET_SCALE if BUDGET_SCALE else None)
+        target.seconds = time.monotonic() - target_started
     return time.monotonic() - started
 
 
@@ -154,27 +244,32 @@ def report(targets: list[Target], seconds: float) -> str:
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
     ).stdout.strip()
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     lines = [
         "# Mutation testing report (`make mutation`)",
         "",
-        f"Run {today} on commit {commit}, {seconds / 60:.0f} min (mutmut 3, one mutant at a time), "
-        f"time budgets x {BUDGET_SCALE:g}.",
+        f"Run {today} on commit {commit}, {seconds / 60:.0f} min (mutmut 3, one mutant at a time, under "
+        f"nice), time budgets x {BUDGET_SCALE:g}; load average at the end {load} on {os.cpu_count()} cores.",
         "",
         "Score = killed / mutants checked. A target is met when every mutant was checked and the score is at",
         "least the one required. 'Other' are mutants not checked within the target's time budget, mutants no",
         "selected test reaches, and timeouts (on a loaded machine a timeout says little, so it is not counted",
         "as killed).",
         "",
-        "| target | mutants | checked | killed | survived | other | score | required | met |",
-        "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |",
+        "| target | mutants | checked | killed | survived | other | score | required | met | minutes |",
+        "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- | ---: |",
     ]
     for t in targets:
         other = ", ".join(f"{n} {status}" for status, n in sorted(t.other.items())) or "-"
         score = t.killed / t.checked if t.checked else 0.0
         lines.append(
             f"| {t.name} | {len(t.statuses)} | {t.checked} | {t.killed} | {len(t.survivors)} | {other} "
-            f"| {score:.0%} | {t.required:.0%} | {'yes' if t.met else 'NO'} |"
+            f"| {score:.0%} | {t.required:.0%} | {'yes' if t.met else 'NO'} | {t.seconds / 60:.1f} |"
         )
+    lines += ["", "The tests each target's mutants run (those of them that reach the mutated function):", ""]
+    for t in targets:
+        functions = "every function" if t.functions == ["*"] else ", ".join(f"`{f}`" for f in t.functions)
+        lines.append(f"- {t.name}, {functions}: " + ", ".join(f"`{test}`" for test in t.tests))
     for t in targets:
         if not t.survivors:
             continue
@@ -210,9 +305,24 @@ def check_copied_packages() -> None:
         raise SystemExit(f"Add {missing} to also_copy in [tool.mutmut] (pyproject.toml)")
 
 
+def check_test_selection(targets: list[Target]) -> None:
+    """mutmut learns which test reaches which function only over pytest_add_cli_args_test_selection: every
+    target's tests must be listed there (and only they, or the first run spends minutes on tests no
+    mutant will run)."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
+    listed = set(config["pytest_add_cli_args_test_selection"])
+    wanted = {test for target in targets for test in target.tests}
+    if listed != wanted:
+        raise SystemExit(
+            "pytest_add_cli_args_test_selection in [tool.mutmut] (pyproject.toml) must list the targets' tests:"
+            f" missing {sorted(wanted - listed)}, not any target's {sorted(listed - wanted)}"
+        )
+
+
 def main() -> int:
     check_copied_packages()
     targets = [Target(name, *spec) for name, spec in TARGETS.items()]
+    check_test_selection(targets)
     seconds = run_targets(targets)
     collect(targets)
     text = report(targets, seconds)

@@ -35,7 +35,10 @@ def _digest(text: str) -> str:
 
 
 def _user(username: str) -> str:
-    return _digest(username.strip().lower())
+    # Equivalent mutant (upper() for lower()): either folds case, so one name keeps one counter whatever its
+    # case; they differ only for letters such as "ß" (upper: "SS"), never for a log-in name we tell apart.
+    folded = username.strip().lower()  # pragma: no mutate
+    return _digest(folded)
 
 
 def _known_good_key(username: str, address: str) -> str:
@@ -58,14 +61,21 @@ def _increment(key: str, *, by: int = 1) -> int:
     backend = caches["default"]  # ``cache`` is a proxy: isinstance() must look at the backend itself
     if isinstance(backend, RedisCache):
         full_key = backend.make_and_validate_key(key)
-        client = backend._cache.get_client(full_key, write=True)
-        pipeline = client.pipeline(transaction=True)
+        # To the primary (write=True), never to a replica; Django's client picks the server by that alone.
+        client = backend._cache.get_client(write=True)
+        pipeline = client.pipeline(
+            # Equivalent mutant (no MULTI/EXEC): the pipeline sends INCRBY and EXPIRE NX in one round trip
+            # either way, and no other client's command between them changes the count or the window.
+            transaction=True,  # pragma: no mutate
+        )
         pipeline.incrby(full_key, by)
         pipeline.expire(full_key, window, nx=True)  # the window starts at the first attempt
         value, _ = pipeline.execute()
         return int(value)
     # The demo's database cache has no atomic increment: good enough for one person trying the demo.
-    cache.add(key, 0, timeout=window)
+    # Equivalent mutants (another timeout here): Django's DatabaseCache.incr() below stores the value again
+    # with the cache's default timeout, which replaces this one (so the demo's window is that default).
+    cache.add(key, 0, timeout=window)  # pragma: no mutate
     try:
         return int(cache.incr(key, by))
     except ValueError:  # expired in between
@@ -100,7 +110,7 @@ def login_attempt_succeeded(reservation: LoginReservation) -> None:
         _increment(key, by=-1)
     cache.set(
         _known_good_key(reservation.username, reservation.address),
-        1,
+        1,  # pragma: no mutate (equivalent: only whether the key is there is read, any value would do)
         timeout=settings.LOGIN_KNOWN_GOOD_SECONDS,
     )
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.test import Client
 from django.urls import reverse
 
-from clients.access import Action, can, require_firm
-from clients.models import Role
+from clients.access import Action, FirmAccess, can, client_file_visible, require_client_file, require_firm
+from clients.models import Membership, Role
 from tests.factories import PASSWORD
 from tests.fixtures import FirmWorld
 
@@ -72,6 +73,26 @@ def test_another_firm_is_not_found_for_the_access_check_itself(
     for action in Action:
         with pytest.raises(Http404, match=r"^No such firm\.$"):
             require_firm(world.admin, other_world.firm.slug, action)
+
+
+def test_a_refusal_names_the_role_refused_for_the_access_check_itself(world: FirmWorld) -> None:
+    """The reason the 403 carries (in logs and error reports), for a firm and for a client file."""
+    with pytest.raises(PermissionDenied, match=r"^Your role \(Staff contributor\) does not allow this\.$"):
+        require_firm(world.staff, world.firm.slug, Action.MANAGE_PEOPLE)
+    with pytest.raises(PermissionDenied, match=r"^Your role \(External contributor\) does not allow this\.$"):
+        require_client_file(world.external, world.firm.slug, world.given_file.pk, Action.SYNC_CLIENT_FILE)
+    with pytest.raises(PermissionDenied, match=r"^Your role \(Pulse user\) does not allow this\.$"):
+        require_client_file(world.pulse, world.firm.slug, world.given_file.pk, Action.VIEW_CLIENT_FILE)
+
+
+def test_another_firms_client_file_is_never_visible_even_to_an_admin_who_sees_every_file(
+    world: FirmWorld, other_world: FirmWorld
+) -> None:
+    membership = Membership.objects.get(user=world.admin, firm=world.firm)
+    access = FirmAccess(firm=world.firm, membership=membership)
+    assert membership.sees_all_client_files
+    assert client_file_visible(access, world.other_file) is True
+    assert client_file_visible(access, other_world.other_file) is False
 
 
 def test_a_client_file_id_of_another_firm_under_ones_own_firm_is_not_found(

@@ -5,12 +5,18 @@ tests pin the arithmetic underneath, which mutation testing (make mutation) foun
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import redis
 from django.core.cache import caches
+from django.core.cache.backends.db import DatabaseCache
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
 
 from clients.throttle import login_attempt_reserve, login_attempt_succeeded
 
@@ -109,3 +115,93 @@ def test_a_count_lasts_the_window_and_the_known_address_its_own_time() -> None:
     login_attempt_succeeded(reservation)
     known = [key for key in client.keys("*login:good:*")]
     assert len(known) == 1 and 3590 <= client.ttl(known[0]) <= 3600
+
+
+def test_a_later_attempt_does_not_stretch_the_window() -> None:
+    # The window runs from the first attempt: guessing on does not keep the count alive any longer.
+    reservation = login_attempt_reserve(username=USER, address=AWAY)
+    cache = caches["default"]
+    client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+    for key in reservation.counters:
+        client.expire(cache.make_and_validate_key(key), 100)  # as if the first attempt was 800 s ago
+    fail(times=1)
+    for key in reservation.counters:
+        assert 0 < client.ttl(cache.make_and_validate_key(key)) <= 100, key
+    assert counts(reservation.counters) == [2, 2, 2]
+
+
+def test_the_counters_are_written_to_the_primary_when_replicas_are_configured(settings: Any) -> None:
+    # Django's Redis cache writes to its first server and reads from the others: the counters must be
+    # counted on the primary (a replica would refuse the write, or lose it). A second database of the suite's
+    # Redis stands in for the replica.
+    primary = settings.CACHES["default"]["LOCATION"]
+    replica = primary.rsplit("/", 1)[0] + "/3"
+    on_primary, on_replica = redis.Redis.from_url(primary), redis.Redis.from_url(replica)
+    on_replica.flushdb()
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": [primary, replica]}
+    }
+    try:
+        reservation = login_attempt_reserve(username=USER, address=AWAY)
+        fail(times=1)
+        keys = [caches["default"].make_and_validate_key(key) for key in reservation.counters]
+        assert [int(on_primary.get(key) or 0) for key in keys] == [2, 2, 2]
+        assert on_replica.dbsize() == 0
+    finally:
+        on_replica.flushdb()
+
+
+DEMO_CACHE_TABLE = "throttle_test_cache"
+
+
+class CountersExpiringAtOnce(DatabaseCache):
+    """The demo's database cache, on which every counter expires right after it was created: between the
+    throttle's ``add()`` and its ``incr()``."""
+
+    def incr(self, key: Any, delta: int = 1, version: int | None = None) -> Any:
+        self.delete(key, version=version)
+        return super().incr(key, delta, version)
+
+
+def use_database_cache(settings: Any, backend: type[DatabaseCache] = DatabaseCache) -> None:
+    """The demo's cache (no Redis): a database table, counted without an atomic increment."""
+    settings.CACHES = {
+        "default": {"BACKEND": f"{backend.__module__}.{backend.__qualname__}", "LOCATION": DEMO_CACHE_TABLE}
+    }
+    call_command("createcachetable", verbosity=0)
+
+
+def expiries() -> list[dt.datetime]:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT expires FROM {DEMO_CACHE_TABLE}")
+        return [row[0] for row in cursor.fetchall()]
+
+
+@pytest.mark.django_db
+def test_without_redis_the_database_cache_counts_refuses_and_gives_back_the_same(settings: Any) -> None:
+    use_database_cache(settings)
+    assert fail(times=3) == [False, False, False]
+    pair, address, user = login_attempt_reserve(username=USER, address=AWAY).counters
+    assert counts([pair, address, user]) == [3, 3, 3]  # the fourth, refused, added nothing
+    assert fail(address=HOME, times=1) == [False]
+    success = login_attempt_reserve(username=USER, address=HOME)
+    assert counts(success.counters) == [2, 2, 5]  # this pair, this address, the user's five attempts
+    login_attempt_succeeded(success)
+    assert counts(success.counters) == [0, 1, 4]
+
+
+@pytest.mark.django_db
+def test_without_redis_a_counter_expiring_between_two_steps_counts_the_attempt_all_the_same(
+    settings: Any,
+) -> None:
+    use_database_cache(settings, CountersExpiringAtOnce)
+    settings.LOGIN_FAILURE_LIMIT = 1
+    reservation = login_attempt_reserve(username=USER, address=AWAY)
+    assert not reservation.refused
+    cache = caches["default"]
+    assert [cache.get(key) for key in reservation.counters] == [1, 1, 1]
+    assert all(expiry > timezone.now() + dt.timedelta(seconds=850) for expiry in expiries())  # the window
+    login_attempt_succeeded(reservation)
+    pair, *others = reservation.counters
+    assert cache.get(pair) is None
+    assert [cache.get(key) for key in others] == [0, 0]  # given back: none, never less than none
