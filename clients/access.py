@@ -122,7 +122,9 @@ def require_client_file(
         # A role without the sync portal (Pulse) gets one answer for every client file URL, whether the file
         # exists, was given to the user or not: 403, which reveals nothing about the file.
         raise PermissionDenied(_role_refused(membership))
-    client_file = ClientFile.objects.filter(firm=access.firm, pk=client_file_id).first()
+    # Equivalent mutants on the next line (the firm filter dropped): client_file_visible refuses another
+    # firm's file as well, with the same 404; each check stands in for the other (defence in depth).
+    client_file = ClientFile.objects.filter(firm=access.firm, pk=client_file_id).first()  # pragma: no mutate
     if client_file is None or not client_file_visible(access, client_file):
         raise Http404(_("No such client file."))
     if not access.may(action):

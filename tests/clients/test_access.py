@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -83,6 +85,44 @@ def test_a_refusal_names_the_role_refused_for_the_access_check_itself(world: Fir
         require_client_file(world.external, world.firm.slug, world.given_file.pk, Action.SYNC_CLIENT_FILE)
     with pytest.raises(PermissionDenied, match=r"^Your role \(Pulse user\) does not allow this\.$"):
         require_client_file(world.pulse, world.firm.slug, world.given_file.pk, Action.VIEW_CLIENT_FILE)
+
+
+def test_a_client_file_not_found_says_whether_the_firm_or_the_file_is_unknown(
+    world: FirmWorld, other_world: FirmWorld
+) -> None:
+    """The reasons the 404 carries (in logs and error reports)."""
+    with pytest.raises(Http404, match=r"^No such firm\.$"):
+        require_client_file(
+            world.admin, other_world.firm.slug, other_world.given_file.pk, Action.VIEW_CLIENT_FILE
+        )
+    for user, client_file_id in [
+        (world.admin, 987654321),  # no such id
+        (world.admin, other_world.given_file.pk),  # another firm's file under one's own firm
+        (world.external, world.other_file.pk),  # a file not given to this external contributor
+    ]:
+        with pytest.raises(Http404, match=r"^No such client file\.$"):
+            require_client_file(user, world.firm.slug, client_file_id, Action.VIEW_CLIENT_FILE)
+
+
+def test_the_access_check_reads_the_membership_and_its_firm_in_one_query(
+    world: FirmWorld, django_assert_num_queries: Any
+) -> None:
+    with django_assert_num_queries(1):
+        access = require_firm(world.staff, world.firm.slug, Action.VIEW_FIRM)
+        assert access.firm.name == world.firm.name
+
+
+def test_a_firm_letting_staff_manage_client_files_gives_them_that_and_nothing_more(world: FirmWorld) -> None:
+    staff = FirmAccess(firm=world.firm, membership=Membership.objects.get(user=world.staff, firm=world.firm))
+    assert staff.may(Action.MANAGE_CLIENT_FILES) is False
+    world.firm.staff_manage_client_files = True
+    assert staff.may(Action.MANAGE_CLIENT_FILES) is True
+    admin_only = {Action.MANAGE_SYNCS, Action.UNLOCK_BOOKS, Action.MANAGE_FIRM, Action.MANAGE_PEOPLE}
+    assert {action for action in Action if not staff.may(action)} == admin_only
+    external = FirmAccess(
+        firm=world.firm, membership=Membership.objects.get(user=world.external, firm=world.firm)
+    )
+    assert external.may(Action.MANAGE_CLIENT_FILES) is False  # staff only, not every role
 
 
 def test_another_firms_client_file_is_never_visible_even_to_an_admin_who_sees_every_file(
