@@ -214,30 +214,52 @@ def client_file_import_start(
     return upload
 
 
-def _company_check(connection_id: int, code: str) -> dict[str, Any]:
-    """WoW's answer for one company code: its fiscal-year starts, or the problem (remembered a while)."""
-    key = f"company-check:{connection_id}:{hashlib.sha256(code.encode()).hexdigest()}"
-    known = cache.get(key)
-    if known is not None:
-        return dict(known)
-    connection = Connection.objects.get(pk=connection_id)
-    try:
-        starts = get_provider(connection.provider).check_company(
-            connection_id=connection_id, company_code=code
-        )
-    except ProviderError as error:
-        result: dict[str, Any] = {
-            "problem": "company_refused" if error.kind in {"config", "access"} else "company_unchecked",
-            "message": error.user_message,
+def _company_check_key(connection_id: int, code: str) -> str:
+    return f"company-check:{connection_id}:{hashlib.sha256(code.encode()).hexdigest()}"
+
+
+def _company_verdict(answer: list[dt.date] | ProviderError) -> dict[str, Any]:
+    if isinstance(answer, ProviderError):
+        return {
+            "problem": "company_refused" if answer.kind in {"config", "access"} else "company_unchecked",
+            "message": answer.user_message,
         }
-        if error.kind == "config":
-            cache.set(key, result, COMPANY_CHECK_CACHE_SECONDS)
-        return result
-    finally:
-        connections.close_all()  # each check runs in a thread of its own
-    result = {"starts": [start.isoformat() for start in starts]}
-    cache.set(key, result, COMPANY_CHECK_CACHE_SECONDS)
-    return result
+    return {"starts": [start.isoformat() for start in answer]}
+
+
+def _company_checks(connection: Connection, codes: list[str]) -> dict[str, dict[str, Any]]:
+    """WoW's answer for each company code: its fiscal-year starts, or the problem. Answers remembered from
+    an earlier upload are reused; the rest are asked in COMPANY_CHECK_THREADS streams, each over one client
+    (kept-alive, tokens read once) and one database connection, closed when its stream ends."""
+    keys = {code: _company_check_key(connection.pk, code) for code in codes}
+    remembered = cache.get_many(list(keys.values()))
+    results = {code: dict(remembered[key]) for code, key in keys.items() if key in remembered}
+    to_ask = [code for code in codes if code not in results]
+    if not to_ask:
+        return results
+    provider = get_provider(connection.provider)
+    streams = [to_ask[start::COMPANY_CHECK_THREADS] for start in range(COMPANY_CHECK_THREADS)]
+
+    def ask(stream: list[str]) -> dict[str, list[dt.date] | ProviderError]:
+        try:
+            return provider.check_companies(connection_id=connection.pk, company_codes=stream)
+        finally:
+            connections.close_all()  # this thread's own database connection
+
+    with ThreadPoolExecutor(max_workers=COMPANY_CHECK_THREADS) as pool:
+        answers = [
+            answer
+            for stream_answers in pool.map(ask, filter(None, streams))
+            for answer in stream_answers.items()
+        ]
+    fresh = {}
+    for code, answer in answers:
+        results[code] = _company_verdict(answer)
+        # A refusal that may be temporary (WoW unreachable, a timeout) is never remembered.
+        if not isinstance(answer, ProviderError) or answer.kind == "config":
+            fresh[keys[code]] = results[code]
+    cache.set_many(fresh, COMPANY_CHECK_CACHE_SECONDS)
+    return results
 
 
 def _judge_rows(
@@ -359,11 +381,7 @@ def client_file_import_check(*, import_id: int) -> ClientFileImport:
                 if "link" in row["actions"]
             }
         )
-        with ThreadPoolExecutor(max_workers=COMPANY_CHECK_THREADS) as pool:
-            for code, answer in zip(
-                codes, pool.map(lambda c: _company_check(connection.pk, c), codes), strict=True
-            ):
-                results[code] = answer
+        results = _company_checks(connection, codes)
     elif upload.connection_id is not None:
         upload.connection_id = None  # gone or not connected: every code row says "connect first"
     upload.rows = _judge_rows(upload, company_results=results)

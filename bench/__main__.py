@@ -38,6 +38,8 @@ from typing import Any
 
 import requests
 
+from bench.imports import import_preview
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
 EMAIL = "bench@sandbox.local"
@@ -789,7 +791,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--skip",
         default="",
-        help="comma-separated workloads to skip: incremental,fleet,pages,overview,dispatcher",
+        help="comma-separated workloads to skip: incremental,fleet,pages,overview,dispatcher,imports",
     )
     parser.add_argument(
         "--sandbox-mode",
@@ -831,6 +833,8 @@ def main(argv: list[str] | None = None) -> int:
             from bench.fleet import dispatcher
 
             dispatcher(report, scale)
+        if "imports" not in skip:
+            import_preview(report, sandbox, world, scale, Figure)
     report.note_load("end")
     write_report(report, started, scale, args.sandbox_mode)
     return 0

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
@@ -178,6 +178,13 @@ class Provider(Protocol):
     def check_company(self, *, connection_id: int, company_code: str) -> list[dt.date]:
         """Prove that the company answers with the connection's credentials (or raise ProviderError), and
         return the first days of its fiscal years, sorted."""
+        ...
+
+    def check_companies(
+        self, *, connection_id: int, company_codes: Sequence[str]
+    ) -> dict[str, list[dt.date] | ProviderError]:
+        """``check_company`` for several codes over one connection to the package (an import's preview):
+        per code, its fiscal-year starts or the ProviderError ``check_company`` would raise."""
         ...
 
     def reader(self, *, connection_id: int, company_code: str) -> Reader:

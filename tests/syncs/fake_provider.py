@@ -9,7 +9,7 @@ import datetime as dt
 import itertools
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -208,6 +208,17 @@ class FakeProvider:
                 Notice.legacy("Fake books knows no company with this code."), kind=ErrorKind.CONFIG
             )
         return []
+
+    def check_companies(
+        self, *, connection_id: int, company_codes: Sequence[str]
+    ) -> dict[str, list[dt.date] | ProviderError]:
+        answers: dict[str, list[dt.date] | ProviderError] = {}
+        for code in company_codes:
+            try:
+                answers[code] = self.check_company(connection_id=connection_id, company_code=code)
+            except ProviderError as error:
+                answers[code] = error
+        return answers
 
     def reader(self, *, connection_id: int, company_code: str) -> FakeReader:
         return FakeReader(self.companies[company_code])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 
 import winbooks
 from silverfin_sync.notices import Notice
@@ -66,6 +67,30 @@ class WinbooksProvider:
         (a company has a few dozen book years at most: one small call, which the check makes anyway). A person
         waits on the page: a few seconds, no retries."""
         client = client_for_connection(connection_id, limits=winbooks.INTERACTIVE_LIMITS, max_retries=0)
+        try:
+            return self._fiscal_year_starts(client, company_code)
+        finally:
+            client.close()
+
+    def check_companies(
+        self, *, connection_id: int, company_codes: Sequence[str]
+    ) -> dict[str, list[dt.date] | ProviderError]:
+        """One client (one kept-alive connection, one read of the tokens) for all the codes: a check then
+        costs one request, where ``check_company`` also builds a client each time."""
+        client = client_for_connection(connection_id, limits=winbooks.INTERACTIVE_LIMITS, max_retries=0)
+        answers: dict[str, list[dt.date] | ProviderError] = {}
+        try:
+            for code in company_codes:
+                try:
+                    answers[code] = self._fiscal_year_starts(client, code)
+                except ProviderError as error:
+                    answers[code] = error
+        finally:
+            client.close()
+        return answers
+
+    @staticmethod
+    def _fiscal_year_starts(client: winbooks.WinbooksClient, company_code: str) -> list[dt.date]:
         try:
             raws = client.execute_criteria(company_code, q.Query("BookYear"))
         except winbooks.WinbooksError as error:
