@@ -25,6 +25,8 @@ pytestmark = pytest.mark.django_db
 
 # Session, user, language, membership, chips, page rows (and a session write in its savepoint).
 OVERVIEW_QUERIES = 9
+# Session, user, language, membership, the rows asked for, the chips (and a session write in its savepoint).
+LIVE_QUERIES = 9
 
 
 def rows(html: str) -> dict[str, str]:
@@ -261,3 +263,33 @@ def test_the_overview_of_5000_files_costs_what_one_of_20_does(
     client.force_login(world.external)
     with django_assert_max_num_queries(OVERVIEW_QUERIES):
         assert len(rows(get(client, world.firm))) == 1
+
+
+def test_the_live_refresh_of_50_running_rows_costs_what_one_does(
+    client: Client,
+    world: FirmWorld,
+    other_world: FirmWorld,
+    django_assert_max_num_queries: Callable[..., Any],
+) -> None:
+    make_linked_files(other_world.firm, 20)  # one file running
+    make_linked_files(world.firm, 3000)  # 52 running: the refresh reads the first 50 asked for
+    measured = {}
+    for name, w, expected in (("one", other_world, 1), ("fifty", world, 50)):
+        client.force_login(w.staff)
+        running = ClientFile.objects.filter(firm=w.firm, sync_runs__status=SyncRun.Status.RUNNING)
+        ids = "&".join(f"ids={pk}" for pk in running.order_by("pk").values_list("pk", flat=True))
+        url = reverse("firm_overview_live", args=[w.firm.slug]) + f"?{ids}&back=status%3Drunning"
+        with CaptureQueriesContext(connection) as queries:
+            live = client.get(url).content.decode()
+        assert live.count('class="file-row status-running" hx-swap-oob="true"') == expected
+        assert "10 records" in live and 'data-chip="running">' in live
+        measured[name] = len(
+            [
+                q
+                for q in queries
+                if "django_session" not in q["sql"] and not q["sql"].startswith(("SAVEPOINT", "RELEASE"))
+            ]
+        )
+    assert measured["one"] == measured["fifty"], measured
+    with django_assert_max_num_queries(LIVE_QUERIES):
+        client.get(url)
