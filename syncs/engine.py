@@ -73,11 +73,14 @@ PROOF_ACCOUNT_LIMIT = 300
 
 
 class RunCancelled(Exception):
-    """The link was removed or its connection stopped while the run was going."""
+    """The link was removed or its connection stopped while the run was going. ``error_class`` is what the
+    run is recorded as: ``access`` when the connection needs reconnecting (the overview and the digest
+    then say so), ``config`` for a link removed or a connection stopped on purpose."""
 
-    def __init__(self, notice: Notice) -> None:
+    def __init__(self, notice: Notice, error_class: ErrorKind = ErrorKind.CONFIG) -> None:
         super().__init__(notice.code)
         self.notice = notice
+        self.error_class = error_class
 
 
 def _issue_key(entity: str, wow_id: str, code: str, params: dict[str, Any]) -> tuple[str, str, str, str]:
@@ -172,7 +175,11 @@ def sync_run_execute(*, run_id: int, reader: Reader | None = None) -> SyncRun:
         logger.warning("Run %s: claim lost; this worker stops without writing", run_id)
     except RunCancelled as cancelled:
         _finish(
-            run, state, status=SyncRun.Status.FAILED, error_class=ErrorKind.CONFIG, notice=cancelled.notice
+            run,
+            state,
+            status=SyncRun.Status.FAILED,
+            error_class=cancelled.error_class,
+            notice=cancelled.notice,
         )
     except ProviderError as error:
         if error.kind == ErrorKind.TRANSIENT:
@@ -209,7 +216,12 @@ def _check_still_wanted(link: ClientLink) -> None:
                     "connection": fresh.connection.name,
                     "status": {"code": "status." + fresh.connection.status, "params": {}},
                 },
-            )
+            ),
+            error_class=(
+                ErrorKind.ACCESS
+                if fresh.connection.status == Connection.Status.NEEDS_RECONNECT
+                else ErrorKind.CONFIG
+            ),
         )
 
 
