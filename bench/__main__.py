@@ -9,7 +9,8 @@ in its own process, and measures:
 2. peak memory at 480,000 lines against 48,000 lines;
 3. an incremental sync after 100 edits, 20 additions and 10 deletions in 3 periods (exact, few calls),
    and a sync with no change;
-4. a fleet of 300 small client files due at once, dispatched to 2 Celery worker processes;
+4. a fleet of small client files of 40 firms (one holding half) due at once on 4 worker processes, and
+   (8) the same beside a firm whose WoW hosts are hostile (bench/fleet.py);
 5. the trial balance of a 2,000-account period and the Syncs tab with 1,000 linked client files;
 6. the firm overview at 5,000 client files in every state: all, needs attention by status, a search;
 7. the dispatcher's tick with 20,000 due links over 200 firms (bench/fleet.py).
@@ -456,129 +457,6 @@ def incremental(report: Report, sandbox: Sandbox, big_link: Any, first_seconds: 
     report.add(Figure(w3, "wall time with no change", none["seconds"], "s"))
 
 
-@contextlib.contextmanager
-def celery_workers(count: int) -> Iterator[None]:
-    """``count`` worker processes with concurrency 1 on both sync queues, started fresh and stopped after."""
-    from silverfin_sync.celery import app
-
-    celery = str(Path(sys.executable).parent / "celery")
-    subprocess.run(
-        [celery, "-A", "silverfin_sync", "purge", "-f", "-Q", "syncs,syncs-now"],
-        cwd=ROOT,
-        capture_output=True,
-        check=False,
-    )
-    workers = [
-        subprocess.Popen(
-            [
-                celery,
-                "-A",
-                "silverfin_sync",
-                "worker",
-                "-Q",
-                "syncs,syncs-now",
-                "--concurrency",
-                "1",
-                "-n",
-                f"bench{i}@%h",
-                "-l",
-                "warning",
-                "--without-gossip",
-                "--without-mingle",
-            ],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for i in range(count)
-    ]
-    try:
-        deadline = time.monotonic() + 60
-        while len(app.control.ping(timeout=1.0) or []) < count:
-            if time.monotonic() > deadline:
-                raise SystemExit("The Celery workers did not answer within 60 s.")
-        yield
-    finally:
-        for worker in workers:
-            worker.terminate()
-        for worker in workers:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                worker.wait(timeout=30)
-
-
-def fleet(report: Report, sandbox: Sandbox, world: World, scale: Scale) -> None:
-    """Workload 4: many small client files due at once, dispatched as beat would, on 2 workers."""
-    from django.db.models import Count
-    from django.utils import timezone
-
-    from clients.models import ClientFile
-    from syncs.models import ClientLink, SyncRun
-    from syncs.schedule import sync_dispatch_due
-
-    size = scale.n(300, minimum=10)
-    print(f"\n[4] Fleet of {size} small client files on 2 workers", flush=True)
-    started = time.perf_counter()
-    for i in range(size):
-        sandbox.create_folder(f"FLEET_{i:03}", years=2, accounts=60, relations=30, documents=500)
-    report.details["fleet_build_seconds"] = time.perf_counter() - started
-    files = ClientFile.objects.bulk_create(
-        ClientFile(firm=world.firm, name=f"Fleet {i:03} BV", file_code=f"FLEET_{i:03}") for i in range(size)
-    )
-    due = timezone.now() - dt.timedelta(minutes=1)
-    links = ClientLink.objects.bulk_create(
-        ClientLink(
-            firm=world.firm,
-            client_file=cf,
-            connection=world.connection,
-            company_code=cf.file_code,
-            linked_by=world.admin,
-            next_sync_at=due,
-        )
-        for cf in files
-    )
-    link_ids = [link.pk for link in links]
-    report.note_load("before fleet")
-    with celery_workers(2):
-        started = time.perf_counter()
-        dispatched = sync_dispatch_due()
-        runs = SyncRun.objects.filter(link_id__in=link_ids)
-        deadline = time.monotonic() + 900 * max(scale.factor, 0.2)
-        while runs.filter(status__in=SyncRun.ACTIVE_STATUSES).exists() or runs.count() < size:
-            if time.monotonic() > deadline:
-                print("  fleet: gave up waiting", flush=True)
-                break
-            time.sleep(0.5)
-        total = time.perf_counter() - started
-    statuses = dict(runs.values_list("status").annotate(n=Count("pk")).values_list("status", "n"))
-    per_link = runs.values("link_id").annotate(n=Count("pk"))
-    duplicates = sum(row["n"] - 1 for row in per_link if row["n"] > 1)
-    reclaimed = runs.filter(attempt__gt=1).count()
-    durations = [
-        (finished - begun).total_seconds()
-        for begun, finished in runs.values_list("started_at", "finished_at")
-        if begun is not None and finished is not None
-    ]
-    calls = list(runs.values_list("api_calls", flat=True))
-    report.details["fleet"] = {
-        "dispatched": dispatched,
-        "statuses": statuses,
-        "duplicates": duplicates,
-        "attempt_gt_1": reclaimed,
-        "run_seconds_median": statistics.median(durations) if durations else None,
-        "api_calls_median": statistics.median(calls) if calls else None,
-    }
-    w4 = "4 fleet"
-    succeeded = statuses.get(SyncRun.Status.SUCCEEDED, 0)
-    report.add(Figure(w4, "runs succeeded", succeeded, "runs", target=f"= {size}", note=json.dumps(statuses)))
-    report.add(Figure(w4, "runs failed or unfinished", size - succeeded, "runs", limit=0, target="= 0"))
-    report.add(Figure(w4, "duplicate runs", duplicates, "runs", limit=0, target="= 0"))
-    report.add(Figure(w4, "runs claimed more than once", reclaimed, "runs", limit=0, target="= 0"))
-    report.add(Figure(w4, "total time", total, "s"))
-    report.add(Figure(w4, "runs per minute", size / total * 60, "runs/min"))
-    if durations:
-        report.add(Figure(w4, "median run time", statistics.median(durations), "s"))
-
-
 def _time_page(client: Any, url: str, repeat: int) -> tuple[list[float], int, int]:
     from django.db import connection
 
@@ -824,6 +702,8 @@ def main(argv: list[str] | None = None) -> int:
         if "incremental" not in skip:
             incremental(report, sandbox, big_link, first_seconds)
         if "fleet" not in skip:
+            from bench.fleet import fleet
+
             fleet(report, sandbox, world, scale)
         if "pages" not in skip:
             pages(report, world, big_link, scale)

@@ -213,6 +213,9 @@ else:
     # Redis redelivers an unacknowledged task after the visibility timeout: it must outlast the longest
     # task (hard time limit) and the longest retry countdown, or a long sync would run twice.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4 * 3600}
+# A worker takes from its queues in the order given by -Q ("syncs-now,syncs"): a person's "Sync now" before
+# the nightly fleet, rather than in turns (kombu's default, round robin).
+CELERY_BROKER_TRANSPORT_OPTIONS["queue_order_strategy"] = "priority"
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -165,7 +165,7 @@ def celery_worker() -> Iterator[subprocess.Popen[bytes]]:
             "--pool",
             "solo",
             "-Q",
-            "syncs,syncs-now",
+            "syncs-now,syncs",
             "--loglevel",
             "WARNING",
             "--without-heartbeat",

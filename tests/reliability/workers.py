@@ -63,7 +63,7 @@ class Worker:
                     "--pool",
                     "solo",
                     "-Q",
-                    "syncs,syncs-now",
+                    "syncs-now,syncs",
                     "--without-gossip",
                     "--without-mingle",
                     "--without-heartbeat",

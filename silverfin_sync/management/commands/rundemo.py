@@ -95,7 +95,7 @@ class Command(OperatorCommand):
                 "--concurrency",
                 "2",
                 "-Q",
-                "syncs,syncs-now",
+                "syncs-now,syncs",
                 # A child that grew past 600 MB (a large first sync) is replaced after its task.
                 "--max-memory-per-child",
                 "600000",
