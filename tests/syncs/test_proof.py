@@ -1,0 +1,163 @@
+"""The proof as a run reports it: against the WoW sandbox over real HTTP, with WoW's trial balance (its
+account sums) made to disagree with its own documents where a test needs a period that cannot tie out. What
+a period check records (each differing account with both sums and line counts), which accounts the proof
+asks WoW for, what is logged and shown while a period is read again. The engine's own tests
+(tests/syncs/test_engine.py) prove the ledger equals WoW; these pin what mutation testing (make mutation)
+found no test looking at."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from clients.models import Account, Period
+from syncs import engine
+from syncs.engine import sync_run_execute
+from syncs.models import ClientLink, PeriodCheck, SyncRun
+from syncs.providers import get_provider
+from syncs.runs import sync_run_request
+
+pytestmark = pytest.mark.django_db
+
+
+class WowSums:
+    """WoW's reader as the engine gets it, except that its trial balance can be told to disagree with its
+    documents (as if WoW's figures were off): ``off[(period, account)] = (extra lines, extra amount)``;
+    an ``account`` the ledger does not know adds a row of its own. Records which accounts each call asked."""
+
+    def __init__(self, link: ClientLink) -> None:
+        self.reader = get_provider(link.connection.provider).reader(
+            connection_id=link.connection_id, company_code=link.company_code
+        )
+        self.off: dict[tuple[uuid.UUID, uuid.UUID], tuple[int, Decimal]] = {}
+        self.asked: list[set[uuid.UUID] | None] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.reader, name)
+
+    def account_sums(
+        self, period_ids: Iterable[uuid.UUID], *, accounts: Iterable[uuid.UUID] | None = None
+    ) -> dict[tuple[uuid.UUID, uuid.UUID | None], tuple[int, Decimal]]:
+        period_ids = list(period_ids)
+        accounts = None if accounts is None else list(accounts)
+        self.asked.append(None if accounts is None else set(accounts))
+        sums = dict(self.reader.account_sums(period_ids, accounts=accounts))
+        for (period, account), (lines, amount) in self.off.items():
+            if period in period_ids and (accounts is None or account in accounts):
+                their_lines, their_amount = sums.get((period, account), (0, Decimal(0)))
+                sums[(period, account)] = (their_lines + lines, their_amount + amount)
+        return sums
+
+
+def run_sync(link: ClientLink, reader: Any = None) -> SyncRun:
+    run, _ = sync_run_request(link=link, trigger=SyncRun.Trigger.MANUAL)
+    return sync_run_execute(run_id=run.pk, reader=reader)
+
+
+def first_document(wow_sandbox: Any) -> dict[str, Any]:
+    """A document with two lines or more, the first of the demo company's in WoW's order."""
+    return next(d for d in wow_sandbox.snapshot()["documents"] if len(d["GLTransactions"]) >= 2)
+
+
+@pytest.mark.parametrize(("lines", "amount"), [(0, Decimal("7.25")), (1, Decimal(0))])
+def test_a_period_whose_sums_differ_from_wows_is_read_again_and_reported_account_by_account(
+    link: ClientLink, wow_sandbox: Any, lines: int, amount: Decimal, caplog: pytest.LogCaptureFixture
+) -> None:
+    document = first_document(wow_sandbox)
+    period_wow, account_wow = (
+        uuid.UUID(document["BookPeriod_Id"]),
+        uuid.UUID(document["GLTransactions"][0]["GLAccount_Id"]),
+    )
+    wow = WowSums(link)
+    wow.off[(period_wow, account_wow)] = (lines, amount)
+    with caplog.at_level(logging.INFO, logger="syncs.engine"):
+        run = run_sync(link, wow)
+    assert run.reconciled is False
+    period = Period.objects.get(client_file=link.client_file, wow_id=period_wow)
+    account = Account.objects.get(client_file=link.client_file, wow_id=account_wow)
+    checks = {check.period_key: check for check in PeriodCheck.objects.filter(run=run)}
+    check = checks.pop(period.key)
+    assert (check.ties_out, check.healed, check.period_id) == (False, True, period.pk)
+    [difference] = check.differences
+    ours, ledger_lines = Decimal(difference.pop("ledger")), difference.pop("ledger_lines")
+    assert (Decimal(difference.pop("wow")), Decimal(difference.pop("difference"))) == (ours + amount, amount)
+    assert difference == {"account": account.number, "wow_lines": ledger_lines + lines}
+    assert ledger_lines > 0 and check.line_count >= ledger_lines
+    # Every other period ties out at once, and none of them was read again.
+    assert checks and all(c.ties_out and not c.healed and not c.differences for c in checks.values())
+    assert f"Run {run.pk}: period {period.key} does not tie out; reading it again whole" in caplog.messages
+    # The proof compared the accounts the sync wrote, then the healed period again on every account.
+    assert wow.asked[-1] is None and all(asked for asked in wow.asked[:-1])
+
+
+def test_an_account_only_wow_has_sums_for_is_reported_under_its_wow_id(
+    link: ClientLink, wow_sandbox: Any
+) -> None:
+    # A difference on a known account has the period read again and compared on every account: then the
+    # account WoW sums that the ledger does not have shows too, first, under WoW's id.
+    document = first_document(wow_sandbox)
+    period_wow, stranger = uuid.UUID(document["BookPeriod_Id"]), uuid.uuid4()
+    known = uuid.UUID(document["GLTransactions"][0]["GLAccount_Id"])
+    wow = WowSums(link)
+    wow.off[(period_wow, known)] = (0, Decimal(1))
+    wow.off[(period_wow, stranger)] = (2, Decimal("-3.10"))
+    run = run_sync(link, wow)
+    check = PeriodCheck.objects.get(run=run, period__wow_id=period_wow)
+    unknown, differing = check.differences
+    assert unknown == {
+        "account": str(stranger),
+        "ledger": "0",
+        "wow": "-3.10",
+        "difference": "-3.10",
+        "ledger_lines": 0,
+        "wow_lines": 2,
+    }
+    assert differing["account"] == Account.objects.get(client_file=link.client_file, wow_id=known).number
+
+
+def test_while_a_period_is_read_again_the_runs_progress_says_so(
+    link: ClientLink, wow_sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    document = first_document(wow_sandbox)
+    period_wow = uuid.UUID(document["BookPeriod_Id"])
+    wow = WowSums(link)
+    wow.off[(period_wow, uuid.UUID(document["GLTransactions"][0]["GLAccount_Id"]))] = (0, Decimal(1))
+    saved: list[dict[str, Any]] = []
+    save_progress = engine._save_progress
+
+    def recording(state: Any) -> None:
+        saved.append(dict(state.progress))
+        save_progress(state)
+
+    monkeypatch.setattr(engine, "_save_progress", recording)
+    run_sync(link, wow)
+    period = Period.objects.get(client_file=link.client_file, wow_id=period_wow)
+    phases = [progress.get("stream") for progress in saved]
+    assert "proof" in phases and "heal" in phases and phases.index("proof") < phases.index("heal")
+    assert saved[phases.index("proof")]["stream_pages"] == 0  # the proof starts its own page count
+    assert {progress["period"] for progress in saved if progress.get("stream") == "heal"} == {period.key}
+
+
+def test_a_small_change_is_proven_on_the_accounts_it_moved_only(link: ClientLink, wow_sandbox: Any) -> None:
+    run_sync(link)
+    document = first_document(wow_sandbox)
+    first, second = document["GLTransactions"][:2]
+    for line, change in ((first, 5), (second, -5)):  # the document stays balanced
+        answer = wow_sandbox.control(
+            "PATCH",
+            f"folders/DEMO_BV/objects/GLTrans/{line['Id']}",
+            {"Amount": float(line["Amount"]) + change},
+        )
+        assert answer.status_code == 200, answer.text
+    wow = WowSums(link)
+    run = run_sync(link, wow)
+    assert run.reconciled is True
+    moved = {uuid.UUID(first["GLAccount_Id"]), uuid.UUID(second["GLAccount_Id"])}
+    assert wow.asked == [moved]
+    [check] = PeriodCheck.objects.filter(run=run)
+    assert check.period.wow_id == uuid.UUID(document["BookPeriod_Id"]) and check.ties_out
