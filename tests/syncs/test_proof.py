@@ -160,4 +160,5 @@ def test_a_small_change_is_proven_on_the_accounts_it_moved_only(link: ClientLink
     moved = {uuid.UUID(first["GLAccount_Id"]), uuid.UUID(second["GLAccount_Id"])}
     assert wow.asked == [moved]
     [check] = PeriodCheck.objects.filter(run=run)
-    assert check.period.wow_id == uuid.UUID(document["BookPeriod_Id"]) and check.ties_out
+    assert check.period is not None and check.ties_out
+    assert check.period.wow_id == uuid.UUID(document["BookPeriod_Id"])
