@@ -18,7 +18,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from clients.throttle import login_attempt_reserve, login_attempt_succeeded
+from clients.throttle import login_attempt_reserve, login_attempt_succeeded, password_reset_reserve
 
 USER = "alice@firm.test"
 HOME = "198.51.100.7"
@@ -205,3 +205,19 @@ def test_without_redis_a_counter_expiring_between_two_steps_counts_the_attempt_a
     pair, *others = reservation.counters
     assert cache.get(pair) is None
     assert [cache.get(key) for key in others] == [0, 0]  # given back: none, never less than none
+
+
+def test_reset_mails_are_limited_per_e_mail_address_whatever_its_case(settings: Any) -> None:
+    settings.PASSWORD_RESET_LIMIT = 2
+    settings.PASSWORD_RESET_ADDRESS_LIMIT = 10
+    sent = [password_reset_reserve(email=email, address=AWAY) for email in (USER, " ALICE@firm.test", USER)]
+    assert sent == [True, True, False]  # the limit itself is allowed, one more is not
+    assert password_reset_reserve(email="bob@firm.test", address=AWAY) is True  # another person's own count
+
+
+def test_reset_mails_are_limited_per_client_address_over_every_e_mail_address(settings: Any) -> None:
+    settings.PASSWORD_RESET_LIMIT = 5
+    settings.PASSWORD_RESET_ADDRESS_LIMIT = 3
+    sent = [password_reset_reserve(email=f"u{n}@firm.test", address=AWAY) for n in range(4)]
+    assert sent == [True, True, True, False]
+    assert password_reset_reserve(email="u9@firm.test", address=HOME) is True  # another address's own count
