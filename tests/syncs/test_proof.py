@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from clients.models import Account, Period
+from clients.models import Account, Entry, Period
 from syncs import engine
 from syncs.engine import sync_run_execute
 from syncs.models import ClientLink, PeriodCheck, SyncRun
@@ -28,7 +28,8 @@ pytestmark = pytest.mark.django_db
 class WowSums:
     """WoW's reader as the engine gets it, except that its trial balance can be told to disagree with its
     documents (as if WoW's figures were off): ``off[(period, account)] = (extra lines, extra amount)``;
-    an ``account`` the ledger does not know adds a row of its own. Records which accounts each call asked."""
+    an ``account`` the ledger does not know adds a row of its own. Records which accounts each call asked, and
+    which id lists the engine read."""
 
     def __init__(self, link: ClientLink) -> None:
         self.reader = get_provider(link.connection.provider).reader(
@@ -36,6 +37,13 @@ class WowSums:
         )
         self.off: dict[tuple[uuid.UUID, uuid.UUID], tuple[int, Decimal]] = {}
         self.asked: list[set[uuid.UUID] | None] = []
+        self.id_lists: list[tuple[uuid.UUID, bool, list[Any] | None]] = []
+
+    def period_ids(
+        self, period_id: uuid.UUID, *, lines: bool = True, book_dates: list[Any] | None = None
+    ) -> Any:
+        self.id_lists.append((period_id, lines, book_dates))
+        return self.reader.period_ids(period_id, lines=lines, book_dates=book_dates)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.reader, name)
@@ -162,3 +170,29 @@ def test_a_small_change_is_proven_on_the_accounts_it_moved_only(link: ClientLink
     [check] = PeriodCheck.objects.filter(run=run)
     assert check.period is not None and check.ties_out
     assert check.period.wow_id == uuid.UUID(document["BookPeriod_Id"])
+
+
+def test_a_document_deleted_in_wow_is_found_by_its_booking_date_without_the_periods_line_ids(
+    link: ClientLink, wow_sandbox: Any
+) -> None:
+    """The period's fingerprint differs; the booking dates whose documents differ are found first, and only
+    their document ids are read: the period's line id list (the longest answer) is not needed."""
+    run_sync(link)
+    documents = wow_sandbox.snapshot()["documents"]
+    by_period: dict[str, list[dict[str, Any]]] = {}
+    for document in documents:
+        by_period.setdefault(document["BookPeriod_Id"], []).append(document)
+    busy = max(by_period.values(), key=len)
+    assert len(busy) >= 2
+    doomed = busy[-1]
+    deleted = wow_sandbox.control(
+        "DELETE", f"folders/{wow_sandbox.DEMO}/objects/GLTransHeader/{doomed['Id']}"
+    )
+    assert deleted.status_code in {200, 204}, deleted.text
+    wow = WowSums(link)
+    run = run_sync(link, wow)
+    assert run.reconciled is True
+    assert not Entry.objects.filter(client_file=link.client_file, wow_id=doomed["Id"]).exists()
+    for period, lines, book_dates in wow.id_lists:
+        assert (str(period), lines) == (doomed["BookPeriod_Id"], False)
+        assert book_dates is not None and len(book_dates) <= 1  # its own date only, never the whole period
