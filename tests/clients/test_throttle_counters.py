@@ -130,6 +130,18 @@ def test_a_later_attempt_does_not_stretch_the_window() -> None:
     assert counts(reservation.counters) == [2, 2, 2]
 
 
+def test_a_count_stored_without_an_expiry_gets_the_window_at_the_next_attempt() -> None:
+    # Whatever wrote it (an older release, an operator), a count never outlives the window for good.
+    reservation = login_attempt_reserve(username=USER, address=AWAY)
+    cache = caches["default"]
+    client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+    for key in reservation.counters:
+        client.persist(cache.make_and_validate_key(key))
+    fail(times=1)
+    for key in reservation.counters:
+        assert 890 <= client.ttl(cache.make_and_validate_key(key)) <= 900, key
+
+
 def test_the_counters_are_written_to_the_primary_when_replicas_are_configured(settings: Any) -> None:
     # Django's Redis cache writes to its first server and reads from the others: the counters must be
     # counted on the primary (a replica would refuse the write, or lose it). A second database of the suite's
