@@ -223,7 +223,9 @@ def narrow_stats(targets: list[Target]) -> None:
 
 def run_targets(targets: list[Target]) -> float:
     """Each target's mutants in one mutmut run, cut at the target's budget. With MUTATION_CONTINUE=1 the
-    mutants/ of an earlier run is kept and only what it left unchecked is run (mutmut resumes)."""
+    mutants/ of an earlier run is kept and only its mutants not killed are run again (those left unchecked,
+    and the survivors, which tests added since may kill); mutmut itself re-checks every function that
+    changed since."""
     started = time.monotonic()
     if not os.environ.get("MUTATION_CONTINUE"):
         shutil.rmtree(ROOT / "mutants", ignore_errors=True)  # a fresh run, never a stale cache
@@ -234,13 +236,23 @@ def run_targets(targets: list[Target]) -> float:
         if wanted and not any(target.name.startswith(name) for name in wanted):
             continue
         narrow_stats(targets)
+        names = target.patterns
+        if os.environ.get("MUTATION_CONTINUE"):
+            # mutmut runs again every mutant it is named: name only those not killed yet (not checked, or
+            # survived before tests were added), by their full names.
+            collect([target])
+            names = sorted(name for name, status in target.statuses.items() if status not in KILLED)
+            if not names:
+                continue
         target_started = time.monotonic()
-        run_mutants(target.patterns, target.minutes * 60 * BUDGET_SCALE if BUDGET_SCALE else None)
+        run_mutants(names, target.minutes * 60 * BUDGET_SCALE if BUDGET_SCALE else None)
         target.seconds = time.monotonic() - target_started
     return time.monotonic() - started
 
 
 def collect(targets: list[Target]) -> None:
+    for target in targets:
+        target.statuses.clear()
     for line in mutmut("results", "--all", "true").splitlines():
         match = re.match(r"^\s+(\S+): (.+)$", line)
         if not match:
@@ -262,6 +274,14 @@ def report(targets: list[Target], seconds: float) -> str:
         "",
         f"Run {today} on commit {commit}, {seconds / 60:.0f} min (mutmut 3, one mutant at a time, under "
         f"nice), time budgets x {BUDGET_SCALE:g}; load average at the end {load} on {os.cpu_count()} cores.",
+        *(
+            [
+                "Continued (MUTATION_CONTINUE=1) from an earlier run's mutants/: the minutes are this run's; the "
+                "mutants it did not run again were killed then, by the tests as they were.",
+            ]
+            if os.environ.get("MUTATION_CONTINUE")
+            else []
+        ),
         "",
         "Score = killed / mutants checked. A target is met when every mutant was checked and the score is at",
         "least the one required. 'Other' are mutants not checked within the target's time budget, mutants no",
