@@ -250,6 +250,9 @@ SYNC_RESERVED_FOR_REQUESTED_PER_FIRM = env.int("SYNC_RESERVED_FOR_REQUESTED_PER_
 # retried later. No cap without Redis.
 WOW_MAX_CONCURRENT_REQUESTS = env.int("WOW_MAX_CONCURRENT_REQUESTS", default=4)
 WOW_SLOT_WAIT_SECONDS = env.float("WOW_SLOT_WAIT_SECONDS", default=30.0)
+# How many of those one run may use at once (documents of different periods read side by side, the proof's
+# batches): WoW's latency is then paid once per round of requests, not once per request. 1 = one at a time.
+WOW_REQUESTS_IN_FLIGHT_PER_RUN = env.int("WOW_REQUESTS_IN_FLIGHT_PER_RUN", default=4)
 # How long one HTTP exchange with WoW (request and whole answer) may take, however slowly it comes.
 WOW_EXCHANGE_DEADLINE_SECONDS = env.float("WOW_EXCHANGE_DEADLINE_SECONDS", default=120.0)
 SYNC_TIME_LIMIT_SECONDS = env.int("SYNC_TIME_LIMIT_SECONDS", default=3 * 3600)

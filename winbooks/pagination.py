@@ -17,7 +17,16 @@ from .exceptions import WinbooksBadPayload
 from .query import Condition, Query, and_, eq, ge, gt, or_
 from .records import ZERO_GUID
 
-__all__ = ["Page", "decoded_key", "deep_merge", "keyset_query", "merge_chunks", "record_key", "same_object"]
+__all__ = [
+    "Page",
+    "after_key",
+    "decoded_key",
+    "deep_merge",
+    "keyset_query",
+    "merge_chunks",
+    "record_key",
+    "same_object",
+]
 
 Key = tuple[datetime, str]
 
@@ -128,6 +137,13 @@ def decoded_key(record: Any) -> Key:
     return (modified, ident)
 
 
+def after_key(key: Key) -> Condition:
+    """Strictly after the key ``(m, id)`` in ``(Modified, Id)`` order: ``(Modified > m) OR (Modified = m AND
+    Id > id)``."""
+    modified, ident = key
+    return or_(gt("Modified", modified), and_(eq("Modified", modified), gt("Id", ident)))
+
+
 def keyset_query(
     om: str,
     *,
@@ -145,8 +161,7 @@ def keyset_query(
     query = Query(om, conditions=tuple(conditions), max_level=max_level).order_by("Modified", "Id")
     query = query.paged(0, page_size)
     if after is not None:
-        modified, ident = after
-        return query.where(or_(gt("Modified", modified), and_(eq("Modified", modified), gt("Id", ident))))
+        return query.where(after_key(after))
     if since is not None:
         return query.where(ge("Modified", since))
     return query

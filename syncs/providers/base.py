@@ -109,6 +109,11 @@ class Reader(Protocol):
     @property
     def api_calls_by_kind(self) -> dict[str, int]: ...
 
+    @property
+    def concurrency(self) -> int:
+        """How many of its calls may run at once, each from its own thread (1: one at a time)."""
+        ...
+
     def changed(
         self,
         stream: Stream,

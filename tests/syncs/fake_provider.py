@@ -76,6 +76,10 @@ class FakeReader:
     def api_calls_by_kind(self) -> dict[str, int]:
         return {"read": self.calls}
 
+    @property
+    def concurrency(self) -> int:
+        return 1  # one thing at a time: the engine must not need more
+
     def _pages(self, rows: list[Any], keys: list[Key] | None = None) -> Iterator[StreamPage]:
         for start in range(0, len(rows), PAGE_SIZE):
             self.calls += 1

@@ -39,6 +39,15 @@ def _redis(url: str) -> Any:
     return redis.Redis.from_url(url)
 
 
+def requests_in_flight_per_run() -> int:
+    """How many requests one run keeps in flight to WoW at most: ``WOW_REQUESTS_IN_FLIGHT_PER_RUN``, never
+    above the licence's cap (which every run and worker of the connection share: a run may find fewer slots
+    free, and then waits for them)."""
+    wanted = max(1, settings.WOW_REQUESTS_IN_FLIGHT_PER_RUN)
+    cap = settings.WOW_MAX_CONCURRENT_REQUESTS
+    return min(wanted, cap) if cap > 0 else wanted
+
+
 def licence_slot(connection_id: int) -> Callable[[float], contextlib.AbstractContextManager[None]] | None:
     """What the WoW client is given as ``exchange_slot`` for this connection, or None without a cap."""
     limit = settings.WOW_MAX_CONCURRENT_REQUESTS

@@ -41,7 +41,15 @@ def client_for_connection(connection_id: int, **options: Any) -> winbooks.Winboo
     """A client on the connection's stored tokens, refreshing them single-flight when needed.
 
     ``options`` reach the client's constructor (timeouts, retries) for tests and benchmarks."""
-    connection = Connection.objects.get(pk=connection_id)
+    return client_on(Connection.objects.get(pk=connection_id), **options)
+
+
+def client_on(
+    connection: Connection, *, tokens: winbooks.TokenSet | None = None, **options: Any
+) -> winbooks.WinbooksClient:
+    """A client of ``connection`` (as read before) on ``tokens`` (default: as stored then): another client of
+    a reader, made in a thread of its own without reading the database again."""
+    connection_id = connection.pk
 
     def coordinate(
         stale: winbooks.TokenSet, do_refresh: Callable[[winbooks.TokenSet], winbooks.TokenSet]
@@ -51,7 +59,7 @@ def client_for_connection(connection_id: int, **options: Any) -> winbooks.Winboo
     return winbooks.WinbooksClient(
         api_url=connection.api_url,
         email=connection.email,
-        tokens=stored_tokens(connection),
+        tokens=tokens or stored_tokens(connection),
         refresh_coordinator=coordinate,
         address_allowed=address_check(),
         exchange_slot=licence_slot(connection_id),
