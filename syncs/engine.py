@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import gc
 import json
 import logging
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -59,9 +61,9 @@ from .models import (
     SyncIssue,
     SyncRun,
 )
-from .prefetch import OrderedMap, Prefetcher
+from .prefetch import SOURCE_DONE, Interleaved, OrderedMap, Prefetcher
 from .providers import ProviderError, Reader, get_provider
-from .providers.base import PeriodFingerprint, PeriodIds, StreamPage
+from .providers.base import NO_KEY, Key, PeriodFingerprint, PeriodIds, StreamPage
 
 logger = logging.getLogger(__name__)
 
@@ -274,12 +276,21 @@ def _sync(state: RunState) -> None:
     allowed_periods = None
     state.lock_watch = LockWatch.start(state.run, state.link.client_file)
     state.progress["streams_total"] = len(STREAMS)
-    for done, stream in enumerate(STREAMS):
-        state.progress["streams_done"] = done
-        if stream is ENTRIES:
-            allowed_periods = _periods_in_range(state)
-        with _timed(state, "master data" if stream.is_master else "documents"):
-            _read_stream(state, stream, allowed_periods)
+    master_ahead: _MasterDataAhead | _NothingAhead = _NothingAhead()
+    try:
+        for done, stream in enumerate(STREAMS):
+            state.progress["streams_done"] = done
+            if stream is ENTRIES:
+                master_ahead.close()
+                allowed_periods = _periods_in_range(state)
+            with _timed(state, "master data" if stream.is_master else "documents"):
+                _read_stream(state, stream, allowed_periods, master_ahead)
+            if done == 0 and state.reader.concurrency > 1:
+                # The first stream is read in this thread (a token refresh, which writes the connection's
+                # row, happens here if it must), the other master-data streams then side by side.
+                master_ahead = _MasterDataAhead(state, [s for s in MASTER_STREAMS if s is not stream])
+    finally:
+        master_ahead.close()
     state.progress["streams_done"] = len(STREAMS)
     if state.count(LINES_KEY).created >= BULK_LOAD_LINES:
         ledger.ledger_refresh_statistics()  # the queries below, and the next syncs', plan on the new size
@@ -321,18 +332,83 @@ def _cursor(state: RunState, stream: Stream) -> SyncCursor:
     return SyncCursor.objects.get_or_create(link=state.link, stream=stream.key)[0]
 
 
-def _read_stream(state: RunState, stream: Stream, allowed_periods: list[uuid.UUID] | None) -> None:
+class _MasterDataAhead:
+    """The master-data streams read side by side from the start of the run, when the reader can have several
+    requests in flight (each stream is a few pages, and read one after another each paid WoW's latency on
+    every page); the engine still writes them one after another, in their order, each page with its
+    cursor. Pages of a later stream that arrive first wait here (master data is small)."""
+
+    def __init__(self, state: RunState, streams: list[Stream]) -> None:
+        self.streams = streams
+        sources = [
+            functools.partial(
+                state.reader.changed, stream, since=None, after=_cursor_key(_cursor(state, stream))
+            )
+            for stream in streams
+        ]
+        self._interleaved = Interleaved(
+            sources,
+            workers=state.reader.concurrency,
+            depth=state.reader.concurrency,
+            name=f"sync-run-{state.run.pk}-master",
+        )
+        self._arrivals = iter(self._interleaved)
+        self._waiting: dict[int, deque[StreamPage]] = {index: deque() for index in range(len(streams))}
+        self._ended: set[int] = set()
+
+    def pages(self, stream: Stream) -> Iterator[StreamPage] | None:
+        if stream not in self.streams:
+            return None
+        return self._pages(self.streams.index(stream))
+
+    def _pages(self, index: int) -> Iterator[StreamPage]:
+        waiting = self._waiting[index]
+        while True:
+            if waiting:
+                yield waiting.popleft()
+            elif index in self._ended:
+                return
+            else:
+                arrived, item = next(self._arrivals)
+                if item is SOURCE_DONE:
+                    self._ended.add(arrived)
+                else:
+                    assert isinstance(item, StreamPage)
+                    self._waiting[arrived].append(item)
+
+    def close(self) -> None:
+        self._interleaved.close()
+
+
+class _NothingAhead:
+    def pages(self, stream: Stream) -> Iterator[StreamPage] | None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+def _cursor_key(cursor: SyncCursor) -> Key | None:
+    return (cursor.modified, cursor.last_id) if cursor.modified else None
+
+
+def _read_stream(
+    state: RunState,
+    stream: Stream,
+    allowed_periods: list[uuid.UUID] | None,
+    master_ahead: _MasterDataAhead | _NothingAhead | None = None,
+) -> None:
     """Read what changed after the stream's cursor. A change WoW commits late, with a Modified behind the
     cursor, is not lost: it moves a version fingerprint, which the reconciliation steps compare."""
     if allowed_periods is not None and not allowed_periods:
         return  # no fiscal year starts on or after the link's start date: no document to read
     cursor = _cursor(state, stream)
-    after = (cursor.modified, cursor.last_id) if cursor.modified else None
+    after = _cursor_key(cursor)
     state.progress.update({"stream": stream.key, "stream_pages": 0})
     documents = stream is ENTRIES
     # An empty ledger (a first sync) need not be asked, page by page, which documents it already holds.
     assume_new = documents and not ledger_has_documents(client_file_id=state.client_file_id)
-    pages = state.reader.changed(
+    pages = (master_ahead.pages(stream) if master_ahead is not None else None) or state.reader.changed(
         stream, since=None, after=after, period_ids=allowed_periods, read_ahead=documents
     )
     # Documents are nearly all of a sync's reading: the next pages are fetched while one is written.
@@ -358,9 +434,10 @@ def _write_page(
     with transaction.atomic():
         written = _upsert(state, stream, page.rows, force=force, assume_new=assume_new)
         _record_rejections(state, page.rejected)
-        if cursor is not None:
+        if cursor is not None and page.last_key != NO_KEY:
             # Pages come in WoW's own (Modified, Id) order, so the last key is the furthest; WoW may order
-            # Ids differently from Python, so it is taken as it is, never compared here.
+            # Ids differently from Python, so it is taken as it is, never compared here. (A reader reading
+            # parts side by side hands NO_KEY while the cursor may not move yet.)
             cursor.modified, cursor.last_id = page.last_key
             cursor.save(update_fields=["modified", "last_id", "updated_at"])
         state.progress["pages"] = state.progress.get("pages", 0) + 1

@@ -19,7 +19,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import islice
 from types import TracebackType
@@ -134,7 +134,7 @@ class Interleaved(Generic[T]):
 
     def __init__(
         self,
-        sources: list[Callable[[], Iterator[T]]],
+        sources: Sequence[Callable[[], Iterator[T]]],
         *,
         workers: int,
         depth: int,

@@ -82,14 +82,14 @@ def test_the_cursor_after_parts_that_read_nothing_is_the_start() -> None:
 def test_period_groups_hold_every_period_with_documents_once_largest_first() -> None:
     left: dict[str | None, int] = {f"p{n:02}": n * 10 for n in range(30)}  # p00 has none left
     left[None] = 500  # documents without a period go to the read of the other periods
-    groups = period_groups(left, groups=8, page_size=20)
+    groups = period_groups(left, groups=8, smallest=20)
     periods = [period for group in groups for period in group]
     assert sorted(periods) == sorted(f"p{n:02}" for n in range(1, 30))
     sizes = [sum(left[p] for p in group) for group in groups]
     assert sizes == sorted(sizes, reverse=True)
     assert 6 <= len(groups) <= 9
-    assert period_groups({"a": 0, None: 3}, groups=4, page_size=20) == []
-    assert period_groups({"a": 5, "b": 5}, groups=4, page_size=20) == [["b", "a"]]  # never below a page
+    assert period_groups({"a": 0, None: 3}, groups=4, smallest=20) == []
+    assert period_groups({"a": 5, "b": 5}, groups=4, smallest=20) == [["b", "a"]]  # never below smallest
 
 
 def test_interleaved_sources_are_read_at_the_same_time() -> None:

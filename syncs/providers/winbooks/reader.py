@@ -25,7 +25,7 @@ from winbooks.pagination import after_key
 from winbooks.records import ZERO_GUID
 
 from ...prefetch import SOURCE_DONE, Interleaved, OrderedMap, Prefetcher
-from ..base import AccountSums, Key, PeriodFingerprint, PeriodIds, StreamPage
+from ..base import NO_KEY, AccountSums, Key, PeriodFingerprint, PeriodIds, StreamPage
 from .conversion import day_of, decoded_page, parse_guid, records_page
 from .errors import user_error
 from .slots import requests_in_flight_per_run
@@ -48,10 +48,11 @@ MAX_LEVEL = {"entries": 2, "customers": 2, "suppliers": 2}
 PAGE_SIZE = {"entries": 500}
 DEFAULT_PAGE_SIZE = 1000
 ID_BATCH = 100  # ids per In condition when fetching documents by id
-# Documents are read side by side (one keyset cursor per group of periods) only when at least this many
-# pages remain after the first: below it, the planning call and each group's last short page cost more
-# round trips than reading on would.
-SIDE_BY_SIDE_MIN_PAGES = 2
+# Documents are read side by side (one keyset cursor per group of periods) only when more than this many
+# changed: below it, one read is a few chunks, and each group's last short page would cost more calls than
+# it saves round trips. A group holds at least SIDE_BY_SIDE_MIN_GROUP documents (unless a period has fewer).
+SIDE_BY_SIDE_MIN_DOCUMENTS = 100
+SIDE_BY_SIDE_MIN_GROUP = 40
 # Groups of periods per request in flight: several each, so a thread that finishes a small group takes the
 # next one instead of the run waiting on its largest group at the end.
 GROUPS_PER_LANE = 4
@@ -266,32 +267,23 @@ class WinbooksReader:
         """The documents changed after ``after``, several requests in flight (docs/architecture.md, "Requests
         in flight").
 
-        The first page is read alone: most syncs end there. When it is full, one aggregate call counts what
-        is left per period; if that is at least ``SIDE_BY_SIDE_MIN_PAGES`` pages, the periods are grouped and
-        each group is read with its own keyset cursor, a group per request in flight, plus one read of the
-        documents of any other period (one created meanwhile, or none). Otherwise the read goes on alone.
-        Each page handed on carries a key the stream's cursor may safely take (``SideBySideCursor``).
+        One aggregate call counts them per period (a sync with no change ends there, in the one call the
+        plain read would make). A few are read as one keyset read; more are read in groups of periods,
+        each with its own keyset cursor, a group per request in flight, plus one read of the documents of
+        any other period (one booked meanwhile in a new period, or in none). Each page handed on carries a
+        key the stream's cursor may safely take (``SideBySideCursor``; ``NO_KEY`` while it may not move).
         """
         with self._clients.lane() as client:
-            pages = self._iterate(self._pages(client, ENTRIES, since, after, conditions))
-            try:
-                first = next(pages, None)
-                if first is None:
-                    return
-                page_size = PAGE_SIZE["entries"]
-                if len(first.records) < page_size:  # the read ends with its first page
-                    yield first
-                    return
-                start = first.last_key
-                left = self._documents_per_period(client, start, conditions)
-                if sum(left.values()) < SIDE_BY_SIDE_MIN_PAGES * page_size:
-                    yield first
-                    yield from pages
-                    return
-            finally:
-                pages.close()
-        yield first
-        groups = period_groups(left, groups=self.concurrency * GROUPS_PER_LANE, page_size=page_size)
+            left = self._documents_per_period(client, since, after, conditions)
+        total = sum(left.values())
+        if total == 0:
+            return
+        if total <= SIDE_BY_SIDE_MIN_DOCUMENTS:
+            yield from self._borrowed_pages(ENTRIES, since, after, conditions)
+            return
+        groups = period_groups(
+            left, groups=self.concurrency * GROUPS_PER_LANE, smallest=SIDE_BY_SIDE_MIN_GROUP
+        )
         planned = [period for group in groups for period in group]
         others = q.not_(q.in_("BookPeriod_Id", planned))
         parts: list[tuple[winbooks.Condition, ...]] = [
@@ -302,9 +294,9 @@ class WinbooksReader:
 
         def read(part: tuple[winbooks.Condition, ...]) -> Iterator[winbooks.Page]:
             with self._clients.lane() as lane:
-                yield from self._iterate(self._pages(lane, ENTRIES, None, start, part))
+                yield from self._iterate(self._pages(lane, ENTRIES, since, after, part))
 
-        cursor = SideBySideCursor(start, len(parts))
+        cursor = SideBySideCursor(after or NO_KEY, len(parts))
         with Interleaved(
             [functools.partial(read, part) for part in parts],
             workers=self.concurrency,
@@ -325,12 +317,18 @@ class WinbooksReader:
                 yield _with_key(held, cursor.key())
 
     def _documents_per_period(
-        self, client: winbooks.WinbooksClient, start: Key, conditions: tuple[winbooks.Condition, ...]
+        self,
+        client: winbooks.WinbooksClient,
+        since: dt.datetime | None,
+        after: Key | None,
+        conditions: tuple[winbooks.Condition, ...],
     ) -> dict[str | None, int]:
-        """How many documents each period has after ``start`` (WoW's own period ids; None: without one)."""
+        """How many documents each period has after ``after`` (or since ``since``): WoW's own period ids,
+        None for documents without one."""
+        changed = [after_key(after)] if after is not None else [q.ge("Modified", since)] if since else []
         query = (
             q.Query("GLTransHeader")
-            .where(*conditions, after_key(start))
+            .where(*conditions, *changed)
             .project(q.group_by("BookPeriod_Id"), q.count("Id"))
         )
         try:
@@ -494,15 +492,15 @@ def _with_key(page: winbooks.Page, key: Key) -> winbooks.Page:
     return winbooks.Page(records=page.records, last_key=key, decoded=page.decoded)
 
 
-def period_groups(left: dict[str | None, int], *, groups: int, page_size: int) -> list[list[str]]:
+def period_groups(left: dict[str | None, int], *, groups: int, smallest: int) -> list[list[str]]:
     """The periods that have documents left, in about ``groups`` groups of similar size (none smaller than
-    a page unless a period is), largest first: threads that take them in this order finish close together.
-    Documents without a period (``None``) are left to the read of the other periods."""
+    ``smallest`` unless a period is), largest first: threads that take them in this order finish close
+    together. Documents without a period (``None``) are left to the read of the other periods."""
     sized = sorted(((count, period) for period, count in left.items() if period is not None and count > 0))
     total = sum(count for count, _ in sized)
     if not sized:
         return []
-    target = max(page_size, math.ceil(total / max(1, groups)))
+    target = max(smallest, math.ceil(total / max(1, groups)))
     result: list[tuple[int, list[str]]] = []
     current: list[str] = []
     size = 0
