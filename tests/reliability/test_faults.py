@@ -82,9 +82,12 @@ def test_access_token_expiring_mid_run_is_refreshed_and_the_run_completes(
     assert_exact(link, wow_sandbox)
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_401_after_k_requests_is_refreshed_once_and_the_run_completes(
     link: ClientLink, wow_sandbox: Any
 ) -> None:
+    """The refused request may be one of several in flight, in a thread of the run (which, as in production,
+    sees only committed rows: hence a committing test)."""
     fault(wow_sandbox, path_contains="/app/", kind="status", status=401, skip=5, count=1)
     run = execute(link)
     assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
