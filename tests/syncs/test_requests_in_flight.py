@@ -104,7 +104,7 @@ def test_interleaved_sources_are_read_at_the_same_time() -> None:
     sources = [lambda name=name: source(name) for name in "abc"]
     with Interleaved(sources, workers=3, depth=2, name="test") as interleaved:
         items = list(interleaved)
-    assert sorted(item for _, item in items if item is not SOURCE_DONE) == [
+    assert sorted(str(item) for _, item in items if item is not SOURCE_DONE) == [
         "a1",
         "a2",
         "b1",
