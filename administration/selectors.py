@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from clients.models import ClientFile, Firm, Membership
+from silverfin_sync import notices
 
 from .models import ClientFileImport, Invitation
 
@@ -59,6 +63,16 @@ def import_is_stale(*, upload: ClientFileImport) -> bool:
     return upload.checked_at is not None and timezone.now() - upload.checked_at > IMPORT_PREVIEW_VALID_FOR
 
 
+def _detail_text(detail: Any) -> str:
+    """A row's detail in the reader's language: a stored notice is worded now, dates as the language writes
+    them; rows checked before notices were stored kept their words."""
+    if isinstance(detail, dict) and isinstance(detail.get("code"), str):
+        return notices.render(detail["code"], detail.get("params"))
+    if isinstance(detail, list):
+        return ", ".join(date_format(dt.date.fromisoformat(str(day)), "SHORT_DATE_FORMAT") for day in detail)
+    return str(detail)
+
+
 def import_rows_display(*, upload: ClientFileImport) -> list[dict[str, object]]:
     """Each row with what it will do, or why not, worded in the reader's language."""
     from .problems import IMPORT_ACTIONS, IMPORT_PROBLEMS
@@ -72,7 +86,8 @@ def import_rows_display(*, upload: ClientFileImport) -> list[dict[str, object]]:
                 "actions_text": [
                     str(IMPORT_ACTIONS[a]) for a in row.get("actions", []) if a in IMPORT_ACTIONS
                 ],
-                "problem_text": str(IMPORT_PROBLEMS[problem]) % {"detail": row.get("detail", "")}
+                "problem_text": str(IMPORT_PROBLEMS[problem])
+                % {"detail": _detail_text(row.get("detail", ""))}
                 if problem in IMPORT_PROBLEMS
                 else problem,
             }

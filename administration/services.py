@@ -222,7 +222,9 @@ def _company_verdict(answer: list[dt.date] | ProviderError) -> dict[str, Any]:
     if isinstance(answer, ProviderError):
         return {
             "problem": "company_refused" if answer.kind in {"config", "access"} else "company_unchecked",
-            "message": answer.user_message,
+            # WoW's refusal as a code and its parameters: the worker has no reader, the preview words it in
+            # the language of whoever reads it.
+            "notice": answer.notice.as_json(),
         }
     return {"starts": [start.isoformat() for start in answer]}
 
@@ -289,7 +291,9 @@ def _judge_rows(
         company = row["company_code"]
         existing = files.get(code_key)
 
-        def refuse(problem: str, detail: str = "", row: dict[str, Any] = row) -> None:
+        def refuse(problem: str, detail: Any = "", row: dict[str, Any] = row) -> None:
+            """``detail``: words that need no translation (a name, a code), a notice (``{"code", "params"}``)
+            or a list of ISO dates, worded when read (administration/selectors.py)."""
             row["problem"], row["detail"] = problem, detail
 
         if row["formula"]:
@@ -349,12 +353,12 @@ def _judge_rows(
                     refuse("no_connection")
                     continue
                 if company_results is not None:
-                    answer = company_results.get(company, {"problem": "company_unchecked", "message": ""})
+                    answer = company_results.get(company, {"problem": "company_unchecked"})
                     if "problem" in answer:
-                        refuse(answer["problem"], answer.get("message", ""))
+                        refuse(answer["problem"], answer.get("notice") or answer.get("message", ""))
                         continue
                     if start is not None and answer["starts"] and start.isoformat() not in answer["starts"]:
-                        refuse("not_a_year_start", ", ".join(answer["starts"]))
+                        refuse("not_a_year_start", list(answer["starts"]))
                         continue
                 row["actions"].append("link")
         if not row["actions"]:

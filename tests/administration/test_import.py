@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from administration.models import ClientFileImport
 from administration.services import client_file_import_check
-from clients.models import ClientFile
+from clients.models import ClientFile, Profile
 from syncs.models import AuditEvent, ClientLink, Connection, SyncRun
 from syncs.schedule import sync_dispatch_due
 from syncs.services import client_link_set
@@ -100,7 +100,17 @@ def test_the_preview_says_what_every_line_will_do_and_nothing_is_written(
     ).content.decode()
     assert "This file code is on an earlier line too." in page
     assert "knows no company with this code" in page
-    assert "must be the first day of a fiscal year of this company: 2024-01-01, 2025-01-01" in page
+    assert "must be the first day of a fiscal year of this company: 01/01/2024, 01/01/2025" in page
+    # The worker checked the codes with no reader; a French admin reads WoW's refusal in French.
+    Profile.objects.create(user=world.admin, language="fr")
+    french = admin.get(
+        reverse("client_file_import_preview", args=[world.firm.slug, upload.pk])
+    ).content.decode()
+    assert (
+        "WinbooksOnWeb a refusé ce code société : WinbooksOnWeb ne connaît aucune société avec ce code."
+        in french
+    )
+    assert "knows no company" not in french
 
 
 def test_confirming_creates_links_and_queues_first_syncs_on_the_scheduled_queue_once(
