@@ -52,34 +52,14 @@ def _claim(*, firm: Firm, kind: str, subject_id: int) -> SentNotification | None
 
 
 def _send(
-    *, claim: SentNotification, to: list[str], template: str, context: dict[str, Any], language: str
-) -> bool:
-    with translation.override(language or settings.LANGUAGE_CODE):
-        subject = " ".join(render_to_string(f"notifications/{template}_subject.txt", context).split())
-        text = render_to_string(f"notifications/{template}.txt", context)
-        html = render_to_string(f"notifications/{template}.html", context)
-    message = EmailMultiAlternatives(subject=subject, body=text, to=to)
-    message.attach_alternative(html, "text/html")
-    try:
-        message.send()
-    except Exception:  # the mail server refused or was away: free the day's row so a later try may send
-        logger.exception("Could not send the %s mail of firm %s", claim.kind, claim.firm_id)
-        claim.delete()
-        return False
-    SentNotification.objects.filter(pk=claim.pk).update(
-        recipients=len(to), files=context.get("file_count", 0)
-    )
-    return True
-
-
-def _send_each(
     *, claim: SentNotification, groups: dict[str, list[str]], template: str, context: dict[str, Any]
 ) -> bool:
-    """One mail per language, each to the readers of that language, over one connection; all or none
-    count as sent (a refusal frees the day's row, as in ``_send``)."""
+    """The mail in each language of ``groups`` (language → addresses), each to its readers, over one
+    connection. If the server refuses, none counts as sent and the day's row is freed so a later try may
+    send."""
     messages = []
     for language, to in groups.items():
-        with translation.override(language):
+        with translation.override(language or settings.LANGUAGE_CODE):
             subject = " ".join(render_to_string(f"notifications/{template}_subject.txt", context).split())
             text = render_to_string(f"notifications/{template}.txt", context)
             html = render_to_string(f"notifications/{template}.html", context)
@@ -88,7 +68,7 @@ def _send_each(
         messages.append(message)
     try:
         get_connection().send_messages(messages)
-    except Exception:
+    except Exception:  # the mail server refused or was away
         logger.exception("Could not send the %s mail of firm %s", claim.kind, claim.firm_id)
         claim.delete()
         return False
@@ -132,10 +112,9 @@ def notify_connection_needs_reconnect(*, connection_id: int) -> bool:
     }
     return _send(
         claim=claim,
-        to=[m.user.email for m in recipients],
+        groups={firm.default_language: [m.user.email for m in recipients]},
         template="reconnect_alert",
         context=context,
-        language=firm.default_language,
     )
 
 
@@ -167,7 +146,7 @@ def notify_change_alert_opened(*, alert_id: int) -> bool:
     for membership in recipients:
         language = user_language(user=membership.user) or firm.default_language or settings.LANGUAGE_CODE
         by_language.setdefault(language, []).append(membership.user.email)
-    return _send_each(claim=claim, groups=by_language, template="closed_period_changes", context=context)
+    return _send(claim=claim, groups=by_language, template="closed_period_changes", context=context)
 
 
 def send_daily_digest(*, membership: Membership, now: dt.datetime | None = None) -> bool:
@@ -208,10 +187,9 @@ def send_daily_digest(*, membership: Membership, now: dt.datetime | None = None)
     }
     return _send(
         claim=claim,
-        to=[membership.user.email],
+        groups={user_language(user=membership.user) or firm.default_language: [membership.user.email]},
         template="daily_digest",
         context=context,
-        language=user_language(user=membership.user) or firm.default_language,
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -179,3 +180,20 @@ def test_the_settings_page_keeps_each_persons_choice(client: Client, world: Firm
     setting = NotificationSetting.objects.get(user=world.staff)
     assert (setting.daily_digest, setting.reconnect_alerts) == (True, None)
     assert NotificationSetting.objects.count() == 2  # nothing else touched
+
+
+def test_a_mail_the_server_refuses_is_sent_at_the_next_try_not_lost(
+    world: FirmWorld, smtp_mail: Any, settings: Any
+) -> None:
+    connection = make_failing_files(world, 2)
+    Connection.objects.filter(pk=connection.pk).update(status=Connection.Status.NEEDS_RECONNECT)
+    working_port = settings.EMAIL_PORT
+    with socket.socket() as closed:  # a port nothing listens on: the server is away
+        closed.bind(("127.0.0.1", 0))
+        settings.EMAIL_PORT = closed.getsockname()[1]
+    assert notify_connection_needs_reconnect(connection_id=connection.pk) is False
+    assert not SentNotification.objects.exists()  # the day's row is freed
+    settings.EMAIL_PORT = working_port
+    assert notify_connection_needs_reconnect(connection_id=connection.pk) is True
+    assert [str(m["To"]) for m in smtp_mail.wait_for(1)] == [world.admin.email]
+    assert SentNotification.objects.get().recipients == 1
