@@ -363,6 +363,7 @@ def _phase(
     from syncs.models import SyncRun
     from syncs.schedule import sync_dispatch_due
 
+    analyze()  # the ledger grew in the phase before: plans for what the tables hold now, as in production
     report.note_load(f"before fleet: {name}")
     presser = SyncNowPresser(desk)
     started_at = timezone.now()
@@ -426,7 +427,8 @@ def p95(values: list[float]) -> float:
 
 def fleet(report: Any, sandbox: Any, world: Any, scale: Any) -> None:
     """Workloads 4 (fleet) and 8 (noisy neighbour): the same small files, first synced each time by firms of
-    their own: alone, beside a firm holding as many files, and beside a firm whose WoW hosts are hostile."""
+    their own: alone, beside a firm holding as many files, beside a firm whose WoW hosts are hostile, and
+    alone again."""
     from django.utils import timezone
 
     from syncs.models import Connection, SyncRun
@@ -532,8 +534,22 @@ def fleet(report: Any, sandbox: Any, world: Any, scale: Any) -> None:
             SyncRun.objects.filter(link__in=hostile_links, status__in=SyncRun.ACTIVE_STATUSES).update(
                 status=SyncRun.Status.FAILED, finished_at=timezone.now()
             )
+        # The baseline once more, last: on a machine shared with other work, the faster of the two is the
+        # one the others are compared with (the stricter ratio).
+        again_links, again_desk = small_firms("Again")
+        figures["alone_again"] = _phase(
+            "small firms alone, again",
+            measured=again_links,
+            others=[],
+            desk=again_desk,
+            timeout=900,
+            report=report,
+        )
     report.details["fleet"] = figures
-    alone, with_big, noisy = figures["alone"], figures["with_big"], figures["noisy"]
+    with_big, noisy = figures["with_big"], figures["noisy"]
+    alone = min(figures["alone"], figures["alone_again"], key=lambda phase: phase["measured_seconds"])
+    first, again = figures["alone"]["measured_seconds"], figures["alone_again"]["measured_seconds"]
+    alone_times = f"alone {first:.1f} s, again {again:.1f} s"
     w4, w8 = "4 fleet", "8 noisy neighbour"
     runs = with_big["measured_runs"] + with_big["other_runs"]
     not_ok = runs - with_big["measured_statuses"].get("succeeded", 0) - _succeeded(big_links)
@@ -547,7 +563,15 @@ def fleet(report: Any, sandbox: Any, world: Any, scale: Any) -> None:
         )
     )
     report.add(Figure(w4, "runs per minute", runs / with_big["total_seconds"] * 60, "runs/min"))
-    report.add(Figure(w4, "small firms' median completion, alone", alone["median_completion_seconds"], "s"))
+    report.add(
+        Figure(
+            w4,
+            "small firms' median completion, alone",
+            alone["median_completion_seconds"],
+            "s",
+            note=f"the faster of two runs ({alone_times})",
+        )
+    )
     report.add(
         Figure(
             w4,
@@ -570,7 +594,7 @@ def fleet(report: Any, sandbox: Any, world: Any, scale: Any) -> None:
             note=f"{len(waits)} presses, {with_big['sync_now_not_started']} not started",
         )
     )
-    report.add(Figure(w8, "small files alone", alone["measured_seconds"], "s"))
+    report.add(Figure(w8, "small files alone", alone["measured_seconds"], "s", note=alone_times))
     report.add(
         Figure(
             w8,
