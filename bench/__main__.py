@@ -13,7 +13,8 @@ in its own process, and measures:
    (8) the same beside a firm whose WoW hosts are hostile (bench/fleet.py);
 5. the trial balance of a 2,000-account period and the Syncs tab with 1,000 linked client files;
 6. the firm overview at 5,000 client files in every state: all, needs attention by status, a search;
-7. the dispatcher's tick with 20,000 due links over 200 firms (bench/fleet.py).
+7. the dispatcher's tick with 20,000 due links over 200 firms (bench/fleet.py);
+9. the sync with WoW 50 ms away (bench/latency.py).
 
 No figure is asserted: targets are printed with the ratio, and the report goes to ``bench/results/``.
 ``--scale 0.1`` shrinks every workload for a dry run (the report then says so).
@@ -669,7 +670,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--skip",
         default="",
-        help="comma-separated workloads to skip: incremental,fleet,pages,overview,dispatcher,imports",
+        help="comma-separated workloads to skip: incremental,fleet,pages,overview,dispatcher,imports,latency",
     )
     parser.add_argument(
         "--sandbox-mode",
@@ -715,6 +716,10 @@ def main(argv: list[str] | None = None) -> int:
             dispatcher(report, scale)
         if "imports" not in skip:
             import_preview(report, sandbox, world, scale, Figure)
+        if "latency" not in skip:
+            from bench.latency import latency
+
+            latency(report, sandbox, world, scale, args.sandbox_mode)
     report.note_load("end")
     write_report(report, started, scale, args.sandbox_mode)
     return 0
