@@ -259,7 +259,10 @@ def _searched(files: QuerySet[ClientFile], flt: OverviewFilter) -> QuerySet[Clie
 
 def overview_files_matching(*, access: FirmAccess, flt: OverviewFilter) -> QuerySet[ClientFile]:
     """Every visible file the filter selects (all pages): what "Sync all N matching" acts on."""
-    files = _searched(with_sync_state(client_file_list_visible(access=access)), flt)
+    return _chip_files(_searched(with_sync_state(client_file_list_visible(access=access)), flt), flt)
+
+
+def _chip_files(files: QuerySet[ClientFile], flt: OverviewFilter) -> QuerySet[ClientFile]:
     chip = CHIPS_BY_KEY[flt.chip]
     if chip.flag:
         return files.filter(Q(**{chip.flag: True}))
@@ -330,7 +333,10 @@ def overview_chips(*, access: FirmAccess, flt: OverviewFilter) -> list[ChipCount
     """Every chip with its count within the search and connection filter: one query, grouped by state (the
     state's CASE runs once per file, not once per chip), the files with open change alerts counted in the
     same pass (a hashed ``IN``, not an EXISTS per file)."""
-    searched = _searched(with_sync_state(client_file_list_visible(access=access)), flt)
+    return _chips_of(_searched(with_sync_state(client_file_list_visible(access=access)), flt), flt)
+
+
+def _chips_of(searched: QuerySet[ClientFile], flt: OverviewFilter) -> list[ChipCount]:
     by_status: dict[FileStatus, int] = {}
     flagged = {"closed_changes": 0}
     for status, files, with_open_alert in (
@@ -362,9 +368,11 @@ def overview_chips(*, access: FirmAccess, flt: OverviewFilter) -> list[ChipCount
 def overview_page(*, access: FirmAccess, flt: OverviewFilter) -> Overview:
     """The page of rows the filter asks for, and the chips' counts (within the search and connection
     filter): two queries, whatever the number of files."""
-    chips = overview_chips(access=access, flt=flt)
+    # Both queries from one queryset: the state's joins and annotations are put together once.
+    searched = _searched(with_sync_state(client_file_list_visible(access=access)), flt)
+    chips = _chips_of(searched, flt)
     matching = next(c.count for c in chips if c.selected)
-    files = overview_files_matching(access=access, flt=flt).order_by(*SORTS[flt.sort][1])
+    files = _chip_files(searched, flt).order_by(*SORTS[flt.sort][1])
     paginator = Paginator(files, FILES_PER_PAGE)
     # The chip's count is the paginator's count: no second COUNT(*) over the same rows.
     paginator.count = matching
