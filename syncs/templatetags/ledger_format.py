@@ -41,16 +41,16 @@ def _localised(english: str, seps: tuple[str, str]) -> str:
 
 
 def format_money(value: Decimal | str | int | None, seps: tuple[str, str] | None = None) -> str:
-    if isinstance(value, Decimal):  # what the ledger holds: straight to rounding (thousands of calls a page)
-        amount = value.quantize(CENT, rounding=ROUND_HALF_UP)
-    elif value is None or value == "":
-        return ""
-    else:
-        try:
-            amount = Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
-        except (InvalidOperation, TypeError, ValueError):
-            return str(value)
-    if amount == 0:
+    try:
+        if isinstance(value, Decimal):  # what the ledger holds: straight to rounding (thousands a page)
+            amount = value.quantize(CENT, ROUND_HALF_UP)
+        elif value is None or value == "":
+            return ""
+        else:
+            amount = Decimal(value).quantize(CENT, ROUND_HALF_UP)
+    except (InvalidOperation, TypeError, ValueError):
+        return str(value)
+    if not amount:
         amount = abs(amount)  # never "-0.00"
     return _localised(f"{amount:,.2f}", seps or separators())
 
