@@ -14,9 +14,11 @@ from typing import Any
 
 from django import template
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.formats import get_format, number_format
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.timesince import timesince
 from django.utils.translation import gettext
 
 from clients.ledger.streams import ENTITY_LABELS, STREAMS
@@ -79,6 +81,15 @@ def money_or_blank(value: Decimal | str | int | None) -> str:
     except (InvalidOperation, TypeError, ValueError):
         return str(value)
     return format_money(value)
+
+
+def time_ago(value: dt.datetime, now: dt.datetime | None = None) -> str:
+    """How long ago, in words: "just now" under a minute (``timesince`` would say "0 minutes"), else
+    "3 hours, 5 minutes ago"."""
+    now = now or timezone.now()
+    if now - value < dt.timedelta(minutes=1):
+        return gettext("just now")
+    return gettext("%(since)s ago") % {"since": timesince(value, now)}
 
 
 @register.filter

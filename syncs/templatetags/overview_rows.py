@@ -19,12 +19,11 @@ from django.template.context import Context
 from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.timesince import timesince
 from django.utils.timezone import localtime
 from django.utils.translation import gettext, ngettext
 
 from syncs.overview_selectors import FileStatus, OverviewRow
-from syncs.templatetags.ledger_format import format_count, stream_label
+from syncs.templatetags.ledger_format import format_count, stream_label, time_ago
 
 register = template.Library()
 
@@ -147,7 +146,7 @@ def overview_row(context: Context, row: OverviewRow, oob: bool = False, page_que
             f"{words['closed_changes']}</a>"
         )
     if f.last_success_at:
-        since = gettext("%(since)s ago") % {"since": escape(timesince(f.last_success_at))}
+        since = escape(time_ago(f.last_success_at))
         last_sync = (
             f'<time datetime="{_when(f.last_success_at, "c")}" title="{_when(f.last_success_at, "j M Y H:i")}">'
             f"{since}</time>"
