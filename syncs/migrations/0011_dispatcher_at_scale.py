@@ -32,6 +32,27 @@ FOR EACH ROW EXECUTE FUNCTION syncs_link_latest_run();
 """
 
 
+# SQLite rebuilds a table to alter a column, and refuses the rename while a trigger (0009's, on the runs)
+# names the table: the trigger is set aside around the rebuild of the links' table.
+SQLITE_TRIGGER = """
+CREATE TRIGGER syncs_link_latest_run AFTER INSERT ON syncs_syncrun FOR EACH ROW BEGIN
+    UPDATE syncs_clientlink SET latest_run_id = NEW.id
+    WHERE id = NEW.link_id AND (latest_run_id IS NULL OR latest_run_id < NEW.id);
+END;
+"""
+SQLITE_DROP = "DROP TRIGGER IF EXISTS syncs_link_latest_run;"
+
+
+def sqlite_trigger_off(apps, schema_editor):
+    if schema_editor.connection.vendor == "sqlite":
+        schema_editor.execute(SQLITE_DROP)
+
+
+def sqlite_trigger_on(apps, schema_editor):
+    if schema_editor.connection.vendor == "sqlite":
+        schema_editor.execute(SQLITE_TRIGGER)
+
+
 def per_statement(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(POSTGRES_STATEMENT_TRIGGER)
@@ -43,26 +64,35 @@ def per_row(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('clients', '0006_books_locked_until'),
-        ('syncs', '0010_syncrun_error_class_choices'),
+        ("clients", "0006_books_locked_until"),
+        ("syncs", "0010_syncrun_error_class_choices"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
+        migrations.RunPython(sqlite_trigger_off, sqlite_trigger_on),
         migrations.AlterField(
-            model_name='clientlink',
-            name='next_sync_at',
+            model_name="clientlink",
+            name="next_sync_at",
             field=models.DateTimeField(null=True),
         ),
+        migrations.RunPython(sqlite_trigger_on, sqlite_trigger_off),
         migrations.AddIndex(
-            model_name='clientlink',
-            index=models.Index(condition=models.Q(('unlinked_at__isnull', True)), fields=['next_sync_at'], name='active_link_next_sync'),
+            model_name="clientlink",
+            index=models.Index(
+                condition=models.Q(("unlinked_at__isnull", True)),
+                fields=["next_sync_at"],
+                name="active_link_next_sync",
+            ),
         ),
         migrations.AddIndex(
-            model_name='syncrun',
-            index=models.Index(condition=models.Q(('status__in', ['queued', 'running'])), fields=['status', 'queued_at'], name='active_runs'),
+            model_name="syncrun",
+            index=models.Index(
+                condition=models.Q(("status__in", ["queued", "running"])),
+                fields=["status", "queued_at"],
+                name="active_runs",
+            ),
         ),
         migrations.RunPython(per_statement, per_row),
     ]
