@@ -23,6 +23,7 @@ import datetime as dt
 import io
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.utils.formats import date_format, get_format
@@ -31,10 +32,10 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
-from clients.ledger_selectors import ZERO, TrialBalance
+from clients.ledger_selectors import ZERO, LedgerScope, TrialBalance, trial_balance
 from clients.models import ClientFile
 
-from .locks import AsLockedRow
+from .locks import AsLockedRow, as_locked_rows, period_is_closed
 
 # The columns, in the reader's language (lazy: worded when a download is made).
 HEADER = [
@@ -149,6 +150,45 @@ def as_locked_csv(rows: Sequence[AsLockedRow]) -> bytes:
     """A closed period's trial balance as it was locked, with each account's closing balance now and the
     difference; the column titles say which is which."""
     return _csv(AS_LOCKED_HEADER, _as_locked_rows(rows))
+
+
+@dataclass(frozen=True)
+class Download:
+    body: bytes
+    content_type: str
+    filename: str
+
+
+def trial_balance_download(
+    *, client_file: ClientFile, scope: LedgerScope, kind: str, as_locked: bool
+) -> Download | None:
+    """The scope's trial balance as CSV (``kind`` "csv") or Excel; with ``as_locked``, a closed period's
+    balances as locked (None when the scope is not a closed period: it has none)."""
+    balance = trial_balance(client_file=client_file, scope=scope)
+    closed = period_is_closed(client_file=client_file, period=scope.period)
+    closed_until = client_file.books_locked_until if closed else None
+    content_type = CSV_CONTENT_TYPE if kind == "csv" else XLSX_CONTENT_TYPE
+    if as_locked:
+        if scope.period is None or closed_until is None:
+            return None
+        rows = as_locked_rows(client_file=client_file, period=scope.period)
+        body = (
+            as_locked_csv(rows)
+            if kind == "csv"
+            else as_locked_xlsx(
+                rows, client_file=client_file, scope_label=str(scope.label), closed_until=closed_until
+            )
+        )
+        return Download(
+            body, content_type, trial_balance_filename(client_file, balance, kind, variant="as-locked")
+        )
+    body = (
+        trial_balance_csv(balance)
+        if kind == "csv"
+        else trial_balance_xlsx(balance, client_file=client_file, closed_until=closed_until)
+    )
+    variant = "current" if closed else ""
+    return Download(body, content_type, trial_balance_filename(client_file, balance, kind, variant=variant))
 
 
 def _books_closed_note(closed_until: dt.date) -> str:

@@ -130,30 +130,13 @@ def _export(request: HttpRequest, firm_slug: str, client_file_id: int, kind: str
     _, scope = _scope(request, client_file)
     if scope is None:
         raise Http404(gettext("This client file has no periods yet."))
-    balance = ledger_selectors.trial_balance(client_file=client_file, scope=scope)
-    closed = locks.period_is_closed(client_file=client_file, period=scope.period)
-    closed_until = client_file.books_locked_until if closed else None
-    variant = "current" if closed else ""
-    if request.GET.get("as_locked"):
-        if scope.period is None or closed_until is None:
-            raise Http404(gettext("This period is not closed: it has no balances as locked."))
-        rows = locks.as_locked_rows(client_file=client_file, period=scope.period)
-        variant = "as-locked"
-        if kind == "csv":
-            body = exports.as_locked_csv(rows)
-        else:
-            body = exports.as_locked_xlsx(
-                rows, client_file=client_file, scope_label=str(scope.label), closed_until=closed_until
-            )
-    elif kind == "csv":
-        body = exports.trial_balance_csv(balance)
-    else:
-        body = exports.trial_balance_xlsx(balance, client_file=client_file, closed_until=closed_until)
-    response = HttpResponse(
-        body, content_type=exports.CSV_CONTENT_TYPE if kind == "csv" else exports.XLSX_CONTENT_TYPE
+    download = exports.trial_balance_download(
+        client_file=client_file, scope=scope, kind=kind, as_locked=bool(request.GET.get("as_locked"))
     )
-    filename = exports.trial_balance_filename(client_file, balance, kind, variant=variant)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    if download is None:
+        raise Http404(gettext("This period is not closed: it has no balances as locked."))
+    response = HttpResponse(download.body, content_type=download.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{download.filename}"'
     return response
 
 
