@@ -6,7 +6,8 @@ through Celery's own path (``apply_async``) to a scratch queue and is read back;
 that one with its own task id, argument and delivery tag (Celery's task protocol 2 in kombu's Redis
 envelope), pushed in pipelines of a thousand. Workers cannot tell them apart:
 ``tests/syncs/test_dispatcher.py`` compares a copy with the message Celery makes, and real workers run
-them. Any broker but Redis (the embedded default's filesystem broker) gets the plain path.
+them. A few runs (fewer than ``FEW``), and any broker but Redis (the embedded default's filesystem broker),
+go the plain way.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import Any
 from django.conf import settings
 
 PIPELINE = 1000
+FEW = 20  # fewer runs than this go the plain way: a template costs a round trip of its own
+SCRATCH_QUEUE = "syncs-template"
 
 
 def redis_broker() -> Any | None:
@@ -32,17 +35,15 @@ def redis_broker() -> Any | None:
     return redis.Redis.from_url(url)
 
 
-def template_message(broker: Any, run_id: int) -> dict[str, Any]:
-    """The message Celery itself makes for ``run_sync(run_id)``, sent to a scratch queue and read back."""
+def template_message(broker: Any, run_id: int) -> dict[str, Any] | None:
+    """The message Celery itself makes for ``run_sync(run_id)``, sent to a scratch queue no worker reads and
+    read back (one queue name for all: kombu keeps a binding per queue name in Redis). None if another
+    sender took it first: any template would do, but there is none left to read."""
     from .tasks import run_sync
 
-    scratch = f"syncs-template-{uuid.uuid4().hex}"
-    run_sync.apply_async(args=[run_id], queue=scratch)
-    raw = broker.rpop(scratch)
-    broker.delete(scratch)
-    if raw is None:
-        raise RuntimeError("The broker kept no template message.")
-    return dict(json.loads(raw))
+    run_sync.apply_async(args=[run_id], queue=SCRATCH_QUEUE)
+    raw = broker.rpop(SCRATCH_QUEUE)
+    return None if raw is None else dict(json.loads(raw))
 
 
 class MessageTemplate:
@@ -98,12 +99,13 @@ def send_runs(runs: Iterable[tuple[int, str]]) -> int:
     pending = list(runs)
     if not pending:
         return 0
-    broker = redis_broker()
-    if broker is None:
+    broker = redis_broker() if len(pending) >= FEW else None
+    made = None if broker is None else template_message(broker, pending[0][0])
+    if broker is None or made is None:
         for run_id, queue in pending:
             run_sync.apply_async(args=[run_id], queue=queue)
         return len(pending)
-    template = MessageTemplate(template_message(broker, pending[0][0]))
+    template = MessageTemplate(made)
     for start in range(0, len(pending), PIPELINE):
         with broker.pipeline(transaction=False) as pipe:
             for run_id, queue in pending[start : start + PIPELINE]:
