@@ -129,3 +129,22 @@ def test_a_pipelined_message_is_the_one_celery_makes_but_for_its_ids() -> None:
             message["properties"]["correlation_id"] = message["properties"]["delivery_tag"] = None
             message["properties"]["delivery_info"]["routing_key"] = "syncs"
         assert made == celery_made
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_runs_the_pipelined_messages(tmp_path: Any) -> None:
+    """Thirty runs sent the pipelined way, each claimed once by a real worker (their connections have no
+    tokens, so each run ends at once: what counts here is that the worker took and ran every message)."""
+    from tests.reliability.workers import purge_broker, wait_for, worker
+
+    purge_broker()
+    links = due_fleet(30, 1, "real")
+    with worker(tmp_path / "worker.log") as running:
+        assert sync_dispatch_due()["queued"] == 30
+        runs = SyncRun.objects.filter(link__in=links)
+        wait_for(
+            lambda: not runs.filter(status=SyncRun.Status.QUEUED, attempt=0).exists(),
+            timeout=60,
+            what=f"the worker to take every run\n{running.output()}",
+        )
+    assert sorted(runs.values_list("attempt", flat=True)) == [1] * 30
