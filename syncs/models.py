@@ -135,12 +135,22 @@ class ClientLink(models.Model):
     )
     linked_at = models.DateTimeField(auto_now_add=True)
     unlinked_at = models.DateTimeField(null=True)
-    next_sync_at = models.DateTimeField(null=True)  # indexed for active links only (Meta)
+    # Neither this nor latest_run is indexed: the dispatcher rewrites both on every due link each night, and
+    # unindexed they are rewritten in place (HOT, with the table's fillfactor, migration 0012); the due links
+    # are read by a scan of the links (docs/architecture.md, "The dispatcher writes a night in three
+    # statements").
+    next_sync_at = models.DateTimeField(null=True)
     last_success_at = models.DateTimeField(null=True)
     # The link's newest run, kept by the database itself (a trigger on every new run, migration 0009), so
     # the overview reads every file's state with joins instead of a subquery per file and per use.
     latest_run = models.ForeignKey(
-        "SyncRun", null=True, blank=True, on_delete=models.SET_NULL, db_constraint=False, related_name="+"
+        "SyncRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
     )
 
     class Meta:
@@ -156,12 +166,6 @@ class ClientLink(models.Model):
                 condition=Q(unlinked_at__isnull=True),
                 name="company_code_linked_once_per_firm",
             ),
-        ]
-        # The dispatcher's read of the due links, every minute: only active links, by their next sync.
-        indexes = [
-            models.Index(
-                fields=["next_sync_at"], condition=Q(unlinked_at__isnull=True), name="active_link_next_sync"
-            )
         ]
 
     def __str__(self) -> str:
