@@ -10,6 +10,24 @@ from django.db import migrations, models
 # links table instead (a few ms at 20,000 links); the latest run is only ever read through the link.
 
 
+def drop_latest_run_index(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'syncs_clientlink' "
+                "AND indexdef LIKE '%%(latest_run_id)'"
+            )
+            for (name,) in cursor.fetchall():
+                schema_editor.execute(f'DROP INDEX "{name}"')
+
+
+def create_latest_run_index(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(
+            "CREATE INDEX syncs_clientlink_latest_run_id_a3317d6c ON syncs_clientlink (latest_run_id)"
+        )
+
+
 def leave_room(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute("ALTER TABLE syncs_clientlink SET (fillfactor = 70)")
@@ -32,10 +50,25 @@ class Migration(migrations.Migration):
             model_name='clientlink',
             name='active_link_next_sync',
         ),
-        migrations.AlterField(
-            model_name='clientlink',
-            name='latest_run',
-            field=models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='syncs.syncrun'),
+        # The state drops the latest run's index everywhere; PostgreSQL drops it in the database too. SQLite
+        # would rebuild the whole table for it, which its latest-run trigger (0009) forbids, and keeps it.
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AlterField(
+                    model_name="clientlink",
+                    name="latest_run",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="syncs.syncrun",
+                    ),
+                ),
+            ],
+            database_operations=[migrations.RunPython(drop_latest_run_index, create_latest_run_index)],
         ),
         migrations.RunPython(leave_room, fill_up),
     ]
