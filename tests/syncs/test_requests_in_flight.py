@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 from django.db import connections
 
+from clients.models import Entry
+from syncs import engine
 from syncs.engine import sync_run_execute
 from syncs.models import ClientLink, Connection, SyncRun
 from syncs.prefetch import SOURCE_DONE, Interleaved, OrderedMap
@@ -205,7 +207,12 @@ def run_once(link: ClientLink, sandbox: Any) -> tuple[SyncRun, dict[str, int]]:
 
 @pytest.mark.django_db
 def test_documents_read_side_by_side_give_the_ledger_of_a_read_one_at_a_time(
-    world: FirmWorld, other_world: FirmWorld, wow_sandbox: Any, settings: Any, small_pages: None
+    world: FirmWorld,
+    other_world: FirmWorld,
+    wow_sandbox: Any,
+    settings: Any,
+    small_pages: None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """One company synced by two firms: one with four requests in flight, one with one at a time. Both
     ledgers equal the sandbox, so each other, after the first sync and after edits, additions (enough to be
@@ -216,7 +223,16 @@ def test_documents_read_side_by_side_give_the_ledger_of_a_read_one_at_a_time(
     one_at_a_time = link_to(other_world, connect(other_world, wow_sandbox), "GEN_BV")
 
     settings.WOW_REQUESTS_IN_FLIGHT_PER_RUN = 4
-    run, in_flight = run_once(side_by_side, wow_sandbox)
+
+    def not_needed(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the documents read side by side left something to the gap check or a heal")
+
+    with monkeypatch.context() as first_sync:
+        # Nothing changes meanwhile: the stream alone must bring every document (the later checks would
+        # otherwise make up for a group read wrong, and hide it).
+        first_sync.setattr(engine, "_reconcile_period_ids", not_needed)
+        first_sync.setattr(engine, "_heal_period", not_needed)
+        run, in_flight = run_once(side_by_side, wow_sandbox)
     assert run.status == SyncRun.Status.SUCCEEDED and run.reconciled is True, run.error_message
     assert 2 <= in_flight["max"] <= 4
     settings.WOW_REQUESTS_IN_FLIGHT_PER_RUN = 1
@@ -295,3 +311,46 @@ def test_runs_side_by_side_on_one_licence_never_have_more_in_flight_than_its_cap
         run = SyncRun.objects.get(link=link)
         assert run.status == SyncRun.Status.SUCCEEDED and run.reconciled is True, run.error_message
         assert_ledger_equals_sandbox(link.client_file, wow_sandbox.snapshot(code))
+
+
+@pytest.mark.django_db
+def test_a_first_sync_read_side_by_side_cut_off_and_resumed_reads_on_from_where_every_group_stood(
+    world: FirmWorld, wow_sandbox: Any, settings: Any, small_pages: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """WoW fails for good in the middle of the documents read side by side: the run goes back to the queue
+    with the pages written so far, and its retry reads on from the stream's cursor. Had the cursor gone past
+    a document some group had not read yet, only the gap check would find it: it must find nothing, and
+    no document is written twice."""
+    from syncs.providers import ProviderError
+
+    settings.WOW_REQUESTS_IN_FLIGHT_PER_RUN = 4
+    generated(wow_sandbox, "GEN_BV")
+    link = link_to(world, connect(world, wow_sandbox), "GEN_BV")
+    wow_sandbox.control(
+        "POST",
+        "faults",
+        {
+            "path_contains": "GLTransHeaders/Folder/GEN_BV/ExecuteCriteria",
+            "kind": "status",
+            "status": 503,
+            "skip": 12,
+            "count": 40,
+        },
+    )
+    run = SyncRun.objects.get(link=link)
+    with pytest.raises(ProviderError):
+        sync_run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == SyncRun.Status.QUEUED and run.error_class == "transient"
+    assert Entry.objects.filter(client_file=link.client_file).count() < 400
+    wow_sandbox.control("DELETE", "faults")
+
+    def not_needed(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the resumed read left something to the gap check or a heal")
+
+    monkeypatch.setattr(engine, "_reconcile_period_ids", not_needed)
+    monkeypatch.setattr(engine, "_heal_period", not_needed)
+    run = sync_run_execute(run_id=run.pk)
+    assert run.status == SyncRun.Status.SUCCEEDED and run.reconciled is True, run.error_message
+    assert_ledger_equals_sandbox(link.client_file, wow_sandbox.snapshot("GEN_BV"))
+    assert run.counts["entries"]["created"] == 400 and run.counts["entries"]["updated"] == 0
