@@ -51,7 +51,7 @@ def import_preview(
         (a["actions"], a["problem"]) != (b["actions"], b["problem"])
         for a, b in zip(upload.rows, upload_again.rows, strict=True)
     )
-    name = f"8 import preview ({rows:,} rows)"
+    name = f"10 import preview ({rows:,} rows)"
     report.add(figure(name, "first upload: preview ready", first, "s", 5.0, "≤ 5 s"))
     report.add(
         figure(

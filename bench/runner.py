@@ -17,11 +17,13 @@ import sys
 import time
 
 
-def _rss_kb() -> int:
-    """The current resident set size (kB), from /proc: the baseline before the sync starts."""
+def _status_kb(field: str) -> int:
+    """A memory figure of this process (kB) from /proc: ``VmRSS`` now, ``VmHWM`` its peak. Not
+    ``getrusage``'s ru_maxrss, which Linux keeps across fork and exec: a runner started by a driver that had
+    just read a large snapshot reported the driver's 2.5 GB as its own peak."""
     with open("/proc/self/status", encoding="ascii") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1])
     return 0
 
@@ -42,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     django.setup()
     from syncs.engine import sync_run_execute
 
-    baseline_kb = _rss_kb()
+    baseline_kb = _status_kb("VmRSS")
     profiler = cProfile.Profile() if args.profile else None
     started = time.perf_counter()
     if profiler is not None:
@@ -63,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         "counts": run.counts,
         "phases": run.progress.get("seconds", {}),
         "baseline_rss_mb": baseline_kb / 1024,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": _status_kb("VmHWM") / 1024,
         "cpu_seconds": _cpu_seconds(),
     }
     sys.stdout.write("BENCH-RESULT " + json.dumps(result) + "\n")
