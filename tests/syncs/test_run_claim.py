@@ -6,6 +6,7 @@ tests pin each condition of the claim, which mutation testing (make mutation) fo
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
@@ -27,6 +28,7 @@ STALE_AFTER = 600
 def _claim_settings(settings: Any) -> None:
     settings.SYNC_STALE_AFTER_SECONDS = STALE_AFTER
     settings.SYNC_MAX_RUNNING_PER_FIRM = 2
+    settings.SYNC_RESERVED_FOR_REQUESTED_PER_FIRM = 1
 
 
 def ago(seconds: float) -> dt.datetime:
@@ -57,11 +59,17 @@ def files_of(world: FirmWorld, count: int) -> list[ClientFile]:
 
 
 def refused(run: SyncRun) -> type[Exception]:
-    """The exception the claim of ``run`` raises (it must raise), after checking it changed nothing."""
+    """The exception the claim of ``run`` raises (it must raise, saying why), after checking it changed
+    nothing."""
     before = SyncRun.objects.filter(pk=run.pk).values().get()
     with pytest.raises(RunNotClaimed) as raised:
         sync_run_claim(run_id=run.pk)
     assert SyncRun.objects.filter(pk=run.pk).values().get() == before
+    if isinstance(raised.value, FirmAtCapacity):
+        assert re.fullmatch(rf"Run {run.pk} waits: its firm already runs \d+ syncs\.", str(raised.value))
+        assert raised.value.requested is (run.trigger != SyncRun.Trigger.SCHEDULE)
+    else:
+        assert str(raised.value) == f"Run {run.pk} is taken or finished."
     return type(raised.value)
 
 
@@ -165,6 +173,8 @@ def test_runs_whose_lease_ended_or_of_another_firm_do_not_count_against_the_cap(
 ) -> None:
     first, second, third = files_of(world, 3)
     running(first, heartbeat=1, lease=-1)  # its worker is presumed gone
+    # A run that just finished keeps the lease it had: finished, it runs no more.
+    make_run(first, status=SyncRun.Status.SUCCEEDED, heartbeat_at=ago(1), lease_until=ago(-60))
     running(second, heartbeat=1, lease=60)
     for client_file in (other_world.given_file, other_world.other_file):
         running(client_file, heartbeat=1, lease=60)
@@ -174,8 +184,33 @@ def test_runs_whose_lease_ended_or_of_another_firm_do_not_count_against_the_cap(
 
 def test_a_firm_at_its_cap_refuses_a_finished_run_as_not_claimable_not_as_waiting(world: FirmWorld) -> None:
     # Only a run that could be taken waits for the cap; one that could not is simply not taken.
-    first, second, third = files_of(world, 3)
+    first, second, third, fourth, fifth = files_of(world, 5)
     for client_file in (first, second):
         running(client_file, heartbeat=1, lease=60)
     assert refused(make_run(third, status=SyncRun.Status.SUCCEEDED)) is RunNotClaimed
-    assert refused(running(third, heartbeat=1, lease=-1)) is RunNotClaimed
+    finished = make_run(
+        third, status=SyncRun.Status.SUCCEEDED, heartbeat_at=ago(STALE_AFTER + 60), lease_until=ago(1)
+    )
+    assert refused(finished) is RunNotClaimed
+    assert refused(running(fourth, heartbeat=1, lease=-1)) is RunNotClaimed  # its worker is alive
+    assert refused(running(fifth, heartbeat=STALE_AFTER + 60, lease=60)) is RunNotClaimed  # its lease holds
+
+
+def test_a_run_a_person_asked_for_may_take_the_slot_kept_for_them(world: FirmWorld) -> None:
+    # Two scheduled syncs fill the firm's cap: the next scheduled one waits, a "Sync now" still goes, once.
+    first, second, third, fourth, fifth = files_of(world, 5)
+    for client_file in (first, second):
+        running(client_file, heartbeat=1, lease=60)
+    assert refused(queued(third)) is FirmAtCapacity
+    asked = queued(fourth, trigger=SyncRun.Trigger.MANUAL)
+    assert sync_run_claim(run_id=asked.pk).status == SyncRun.Status.RUNNING
+    assert refused(queued(fifth, trigger=SyncRun.Trigger.MANUAL)) is FirmAtCapacity
+
+
+def test_the_claimed_run_comes_with_its_link_and_connection_read(
+    world: FirmWorld, django_assert_num_queries: Any
+) -> None:
+    run = sync_run_claim(run_id=queued(world.given_file).pk)
+    with django_assert_num_queries(0):
+        assert run.link.client_file_id == world.given_file.pk
+        assert run.link.connection.firm_id == world.firm.pk
