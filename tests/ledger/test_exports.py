@@ -262,3 +262,9 @@ def test_a_closed_periods_file_names_say_which_balances_they_hold(ledger: SmallL
     for variant in ("current", "as-locked"):
         name = trial_balance_filename(ledger.client_file, balance, "xlsx", variant=variant)
         assert name == f"ALPHA-G-trial-balance-2024-02-{variant}.xlsx"
+
+
+def test_a_closed_period_with_no_account_has_an_as_locked_csv_of_zero_totals() -> None:
+    with translation.override("en"):
+        text = as_locked_csv([]).decode("utf-8-sig")
+    assert text.splitlines()[1:] == ["Total,,0.00,0.00,0.00,0.00,0.00,0.00"]

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 from typing import Any
 
 import pytest
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
-from clients.models import ClientFile
+from clients.models import ClientFile, Firm
 from syncs.models import SyncRun
 from syncs.runs import FirmAtCapacity, RunNotClaimed, sync_run_claim
 from tests.factories import ClientFileFactory
@@ -214,3 +216,32 @@ def test_the_claimed_run_comes_with_its_link_and_connection_read(
     with django_assert_num_queries(0):
         assert run.link.client_file_id == world.given_file.pk
         assert run.link.connection.firm_id == world.firm.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_claims_of_one_firm_are_made_one_at_a_time(world: FirmWorld) -> None:
+    """While another worker's claim holds the firm (its row locked), a claim for the same firm waits: here it
+    gives up after a short lock timeout instead, and takes nothing. Without that lock two workers could both
+    count the firm's running syncs under the cap and both claim."""
+    run = queued(world.given_file)
+    outcome: list[str] = []
+
+    def claim_elsewhere() -> None:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SET lock_timeout = '300ms'")
+            sync_run_claim(run_id=run.pk)
+            outcome.append("claimed")
+        except OperationalError:
+            outcome.append("waited")
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        Firm.objects.select_for_update().get(pk=world.firm.pk)  # another worker's claim, in progress
+        worker = threading.Thread(target=claim_elsewhere)
+        worker.start()
+        worker.join()
+    assert outcome == ["waited"]
+    assert SyncRun.objects.get(pk=run.pk).status == SyncRun.Status.QUEUED
+    assert sync_run_claim(run_id=run.pk).status == SyncRun.Status.RUNNING  # once the firm is free
