@@ -196,3 +196,13 @@ def test_a_document_deleted_in_wow_is_found_by_its_booking_date_without_the_peri
     for period, lines, book_dates in wow.id_lists:
         assert (str(period), lines) == (doomed["BookPeriod_Id"], False)
         assert book_dates is not None and len(book_dates) <= 1  # its own date only, never the whole period
+
+
+def test_a_fingerprint_is_the_same_whatever_way_its_debit_is_written() -> None:
+    """WoW sends a period's debit as text with its own number of decimals, the ledger as a Decimal, an
+    empty sum as nothing: equal periods must have equal fingerprints, and a period neither has is empty."""
+    assert engine._fingerprint((3, "1210.0000", 2, 5)) == engine._fingerprint((3, Decimal("1210.00"), 2, 5))
+    assert engine._fingerprint((3, "1210.0000", 2, 5)) != engine._fingerprint((3, Decimal("1210.01"), 2, 5))
+    empty = engine._fingerprint(None)
+    assert empty == engine._fingerprint((0, None, 0, 0)) == engine._fingerprint((0, Decimal("0.00"), 0, 0))
+    assert empty == (0, Decimal(0), 0, 0)
