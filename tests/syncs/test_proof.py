@@ -226,3 +226,19 @@ def test_an_account_wow_has_no_sum_for_is_reported_with_wows_zero(link: ClientLi
     assert ours != 0 and difference["ledger_lines"] > 0
     assert (difference["wow"], difference["wow_lines"]) == ("0", 0)
     assert Decimal(difference["difference"]) == -ours
+
+
+def test_a_period_whose_documents_were_all_deleted_is_proven_with_no_line(
+    link: ClientLink, wow_sandbox: Any
+) -> None:
+    run_sync(link)
+    period_wow = first_document(wow_sandbox)["BookPeriod_Id"]
+    for document in wow_sandbox.snapshot()["documents"]:
+        if document["BookPeriod_Id"] == period_wow:
+            deleted = wow_sandbox.control(
+                "DELETE", f"folders/{wow_sandbox.DEMO}/objects/GLTransHeader/{document['Id']}"
+            )
+            assert deleted.status_code in {200, 204}, deleted.text
+    run = run_sync(link)
+    check = PeriodCheck.objects.get(run=run, period__wow_id=uuid.UUID(period_wow))
+    assert (check.ties_out, check.line_count) == (True, 0)
