@@ -204,10 +204,12 @@ def test_a_document_deleted_in_wow_is_found_by_its_booking_date_without_the_peri
 def test_a_fingerprint_is_the_same_whatever_way_its_debit_is_written() -> None:
     """WoW sends a period's debit as text with its own number of decimals, the ledger as a Decimal, an
     empty sum as nothing: equal periods must have equal fingerprints, and a period neither has is empty."""
-    assert engine._fingerprint((3, "1210.0000", 2, 5)) == engine._fingerprint((3, Decimal("1210.00"), 2, 5))
-    assert engine._fingerprint((3, "1210.0000", 2, 5)) != engine._fingerprint((3, Decimal("1210.01"), 2, 5))
+    as_wow_sends_it: Any = (3, "1210.0000", 2, 5)
+    empty_sum: Any = (0, None, 0, 0)
+    assert engine._fingerprint(as_wow_sends_it) == engine._fingerprint((3, Decimal("1210.00"), 2, 5))
+    assert engine._fingerprint(as_wow_sends_it) != engine._fingerprint((3, Decimal("1210.01"), 2, 5))
     empty = engine._fingerprint(None)
-    assert empty == engine._fingerprint((0, None, 0, 0)) == engine._fingerprint((0, Decimal("0.00"), 0, 0))
+    assert empty == engine._fingerprint(empty_sum) == engine._fingerprint((0, Decimal("0.00"), 0, 0))
     assert empty == (0, Decimal(0), 0, 0)
 
 
