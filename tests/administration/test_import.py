@@ -14,12 +14,14 @@ from django.test import Client
 from django.urls import reverse
 
 from administration.models import ClientFileImport
-from administration.services import client_file_import_check
+from administration.services import COMPANY_CHECK_THREADS, client_file_import_check
 from clients.models import ClientFile, Profile
 from syncs.models import AuditEvent, ClientLink, Connection, SyncRun
+from syncs.providers.winbooks.provider import UNREACHABLE_IN_A_ROW
 from syncs.schedule import sync_dispatch_due
 from syncs.services import client_link_set
 from tests.fixtures import FirmWorld
+from tests.reliability.helpers import fault, stats_total
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the company checks run in threads of their own
 
@@ -210,3 +212,22 @@ def test_another_firms_import_is_out_of_reach(
     assert (
         staff.get(reverse("client_file_import_preview", args=[world.firm.slug, upload.pk])).status_code == 403
     )
+
+
+def test_a_host_that_cannot_be_reached_is_not_asked_about_every_code(
+    world: FirmWorld, linked: Connection, wow_sandbox: Any
+) -> None:
+    """Forty codes while WoW answers 503 to everything: each stream of checks stops after a few such answers
+    in a row, the rows say WoW could not be asked (never remembered: the next upload asks again), and a
+    worker is not held for forty deadlines."""
+    spreadsheet = (
+        "file code;name;company code\n" + "".join(f"GONE-{n:02d};Gone {n};GONE_{n:02d}\n" for n in range(40))
+    ).encode()
+    wow_sandbox.control("DELETE", "stats")
+    fault(wow_sandbox, path_contains="ExecuteCriteria", kind="status", status=503, count=1000)
+    upload = _uploaded(_admin(world), world, "gone.csv", spreadsheet)
+    assert {row["problem"] for row in upload.rows} == {"company_unchecked"}
+    assert stats_total(wow_sandbox) <= COMPANY_CHECK_THREADS * UNREACHABLE_IN_A_ROW
+    wow_sandbox.control("DELETE", "faults")
+    again = _uploaded(_admin(world), world, "gone.csv", spreadsheet)
+    assert {row["problem"] for row in again.rows} == {"company_refused"}  # asked again: WoW knows none

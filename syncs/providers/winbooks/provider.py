@@ -24,6 +24,9 @@ from .tokens import client_for_connection
 
 logger = logging.getLogger(__name__)
 
+# Answers in a row that say WoW cannot be reached before an import's check stops asking (see check_companies).
+UNREACHABLE_IN_A_ROW = 3
+
 
 class WinbooksProvider:
     key = "winbooks"
@@ -76,15 +79,31 @@ class WinbooksProvider:
         self, *, connection_id: int, company_codes: Sequence[str]
     ) -> dict[str, list[dt.date] | ProviderError]:
         """One client (one kept-alive connection, one read of the tokens) for all the codes: a check then
-        costs one request, where ``check_company`` also builds a client each time."""
+        costs one request, where ``check_company`` also builds a client each time.
+
+        A host that cannot be reached is not asked about every code in turn (a thousand codes at a few
+        seconds' deadline each would hold a worker for an hour): after ``UNREACHABLE_IN_A_ROW`` such answers
+        in a row, and at once when WoW refuses the connection's credentials, the codes left get that answer
+        unasked. Neither is remembered, so the next upload asks again."""
         client = client_for_connection(connection_id, limits=winbooks.INTERACTIVE_LIMITS, max_retries=0)
         answers: dict[str, list[dt.date] | ProviderError] = {}
+        unreachable_in_a_row = 0
+        given_up: ProviderError | None = None
         try:
             for code in company_codes:
+                if given_up is not None:
+                    answers[code] = given_up
+                    continue
                 try:
                     answers[code] = self._fiscal_year_starts(client, code)
+                    unreachable_in_a_row = 0
                 except ProviderError as error:
                     answers[code] = error
+                    unreachable_in_a_row = (
+                        unreachable_in_a_row + 1 if error.kind == ErrorKind.TRANSIENT else 0
+                    )
+                    if error.kind == ErrorKind.ACCESS or unreachable_in_a_row >= UNREACHABLE_IN_A_ROW:
+                        given_up = error
         finally:
             client.close()
         return answers
