@@ -37,6 +37,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -142,19 +143,30 @@ def _cpu_of(pid: int) -> float:
 
 
 def _postgres_cpu() -> float:
-    """CPU seconds of the PostgreSQL server so far: the postmaster with its reaped children (a finished
-    backend's time lands there) plus every live postgres process (the benchmarks' own server)."""
-    total = 0.0
+    """CPU seconds of the benchmarks' own PostgreSQL server so far: its postmaster (found by the port of
+    ``DATABASE_URL`` on its command line) with its reaped children (a finished backend's time lands there)
+    plus its live children. Other servers on the machine (other suites' throwaway ones) do not count: they
+    made the figure move, even below zero, when one of them stopped during a workload."""
+    port = str(urlsplit(os.environ["DATABASE_URL"]).port)
     tick = os.sysconf("SC_CLK_TCK")
+    processes: dict[int, tuple[int, float, float]] = {}  # pid: (parent, own time, reaped children's time)
     for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, ValueError):
             name, _, rest = stat.read_text().partition(") ")
             if not name.endswith("(postgres"):
                 continue
             fields = rest.split()
-            total += (int(fields[11]) + int(fields[12])) / tick
-            if Path(f"/proc/{fields[1]}/comm").read_text().strip() != "postgres":
-                total += (int(fields[13]) + int(fields[14])) / tick  # the postmaster: its children's time
+            processes[int(stat.parent.name)] = (
+                int(fields[1]),
+                (int(fields[11]) + int(fields[12])) / tick,
+                (int(fields[13]) + int(fields[14])) / tick,
+            )
+    total = 0.0
+    for pid, (parent, own, children) in processes.items():
+        with contextlib.suppress(OSError):
+            arguments = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            if parent not in processes and port.encode() in arguments:
+                total += own + children + sum(o for p, o, _c in processes.values() if p == pid)
     return total
 
 
