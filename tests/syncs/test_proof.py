@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from clients.models import Account, Entry, Period
+from clients.models import Account, AccountBalance, Entry, Period
 from syncs import engine
 from syncs.engine import sync_run_execute
 from syncs.models import ClientLink, PeriodCheck, SyncRun
@@ -37,6 +37,7 @@ class WowSums:
         )
         self.off: dict[tuple[uuid.UUID, uuid.UUID], tuple[int, Decimal]] = {}
         self.asked: list[set[uuid.UUID] | None] = []
+        self.calls: list[tuple[list[uuid.UUID], set[uuid.UUID] | None]] = []  # (periods, accounts) a call
         self.dropped: set[tuple[uuid.UUID, uuid.UUID]] = set()
         self.id_lists: list[tuple[uuid.UUID, bool, list[Any] | None]] = []
 
@@ -55,6 +56,7 @@ class WowSums:
         period_ids = list(period_ids)
         accounts = None if accounts is None else list(accounts)
         self.asked.append(None if accounts is None else set(accounts))
+        self.calls.append((period_ids, None if accounts is None else set(accounts)))
         sums = dict(self.reader.account_sums(period_ids, accounts=accounts))
         for (period, account), (lines, amount) in self.off.items():
             if period in period_ids and (accounts is None or account in accounts):
@@ -244,3 +246,128 @@ def test_a_period_whose_documents_were_all_deleted_is_proven_with_no_line(
     run = run_sync(link)
     check = PeriodCheck.objects.get(run=run, period__wow_id=uuid.UUID(period_wow))
     assert (check.ties_out, check.line_count) == (True, 0)
+
+
+def move_amount_between_its_first_two_lines(wow_sandbox: Any, document: dict[str, Any], amount: int) -> None:
+    """An edit in WoW that keeps the document balanced: ``amount`` moves from its second line to its first."""
+    first, second = document["GLTransactions"][:2]
+    for line, change in ((first, amount), (second, -amount)):
+        answer = wow_sandbox.control(
+            "PATCH",
+            f"folders/{wow_sandbox.DEMO}/objects/GLTrans/{line['Id']}",
+            {"Amount": float(line["Amount"]) + change},
+        )
+        assert answer.status_code == 200, answer.text
+
+
+def moved_accounts(document: dict[str, Any]) -> set[uuid.UUID]:
+    return {uuid.UUID(line["GLAccount_Id"]) for line in document["GLTransactions"][:2]}
+
+
+def balance_rows_of(link: ClientLink, period: Period, accounts: set[int], *, others: bool) -> set[int]:
+    """The primary keys of a period's balance rows for ``accounts`` (with ``others``, for every other account):
+    a rebuilt row is a new row, a row left alone keeps its key."""
+    rows = AccountBalance.objects.filter(client_file=link.client_file, period=period)
+    rows = rows.exclude(account_id__in=accounts) if others else rows.filter(account_id__in=accounts)
+    return set(rows.values_list("pk", flat=True))
+
+
+@pytest.mark.parametrize("limit", [2, 1])
+def test_a_change_moving_more_accounts_than_the_limit_is_proven_and_rebuilt_on_every_account(
+    link: ClientLink, wow_sandbox: Any, monkeypatch: pytest.MonkeyPatch, limit: int
+) -> None:
+    """Up to PROOF_ACCOUNT_LIMIT changed accounts, the proof asks WoW for those accounts' sums only and the
+    balances of those accounts only are rebuilt; above it, every account (a first sync changes them all)."""
+    run_sync(link)
+    document = first_document(wow_sandbox)
+    moved = moved_accounts(document)
+    assert len(moved) == 2
+    period = Period.objects.get(client_file=link.client_file, wow_id=document["BookPeriod_Id"])
+    moved_pks = set(
+        Account.objects.filter(client_file=link.client_file, wow_id__in=moved).values_list("pk", flat=True)
+    )
+    others_before = balance_rows_of(link, period, moved_pks, others=True)
+    moved_before = balance_rows_of(link, period, moved_pks, others=False)
+    assert others_before and moved_before
+    move_amount_between_its_first_two_lines(wow_sandbox, document, 5)
+    monkeypatch.setattr(engine, "PROOF_ACCOUNT_LIMIT", limit)
+    wow = WowSums(link)
+    run = run_sync(link, wow)
+    assert run.reconciled is True
+    assert not balance_rows_of(link, period, moved_pks, others=False) & moved_before  # rebuilt either way
+    others_after = balance_rows_of(link, period, moved_pks, others=True)
+    if limit >= len(moved):
+        assert wow.asked == [moved]
+        assert others_after == others_before  # the other accounts' balances were left as they were
+    else:
+        assert wow.asked == [None]
+        assert others_after and not others_after & others_before  # every account's balances rebuilt
+
+
+def test_a_first_syncs_proof_asks_wow_for_every_period_it_wrote_once_a_few_periods_at_a_time(
+    link: ClientLink, wow_sandbox: Any
+) -> None:
+    wow = WowSums(link)
+    run = run_sync(link, wow)
+    assert run.reconciled is True
+    booked = {uuid.UUID(document["BookPeriod_Id"]) for document in wow_sandbox.snapshot()["documents"]}
+    asked = [period for periods, _ in wow.calls for period in periods]
+    assert sorted(asked) == sorted(booked)  # each period the sync wrote documents in, once
+    assert len(wow.calls) > 1
+    assert all(len(periods) <= engine.PROOF_PERIODS_PER_BATCH for periods, _ in wow.calls)
+
+
+def test_each_batch_of_periods_is_proven_on_the_accounts_moved_in_its_own_periods(
+    link: ClientLink, wow_sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_sync(link)
+    documents = [d for d in wow_sandbox.snapshot()["documents"] if len(d["GLTransactions"]) >= 2]
+    one, other = next(
+        (a, b)
+        for a in documents
+        for b in documents
+        if a["BookPeriod_Id"] != b["BookPeriod_Id"] and not moved_accounts(a) & moved_accounts(b)
+    )
+    move_amount_between_its_first_two_lines(wow_sandbox, one, 5)
+    move_amount_between_its_first_two_lines(wow_sandbox, other, 7)
+    monkeypatch.setattr(engine, "PROOF_PERIODS_PER_BATCH", 1)  # each period a batch of its own
+    wow = WowSums(link)
+    run = run_sync(link, wow)
+    assert run.reconciled is True
+    assert sorted(wow.calls, key=str) == sorted(
+        [
+            ([uuid.UUID(one["BookPeriod_Id"])], moved_accounts(one)),
+            ([uuid.UUID(other["BookPeriod_Id"])], moved_accounts(other)),
+        ],
+        key=str,
+    )
+
+
+def test_the_proof_starts_its_own_page_count_after_the_gap_check_read_pages(
+    link: ClientLink, wow_sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A change WoW committed late (its Modified behind the cursor) is read by the gap check, page by page
+    under "deletes"; the run's progress then says the proof has read no page yet, not the gap check's."""
+    run_sync(link)
+    document = first_document(wow_sandbox)
+    late = wow_sandbox.control(
+        "PATCH",
+        f"folders/{wow_sandbox.DEMO}/objects/GLTransHeader/{document['Id']}",
+        {"DocNumber": 999, "Modified": "/Date(1600000000000)/"},
+    )
+    assert late.ok, late.text
+    saved: list[dict[str, Any]] = []
+    save_progress = engine._save_progress
+
+    def recording(state: Any) -> None:
+        saved.append(dict(state.progress))
+        save_progress(state)
+
+    monkeypatch.setattr(engine, "_save_progress", recording)
+    run = run_sync(link)
+    assert run.reconciled is True
+    assert Entry.objects.get(client_file=link.client_file, wow_id=document["Id"]).doc_number == "999"
+    phases = [progress.get("stream") for progress in saved]
+    proof = phases.index("proof")
+    assert saved[proof - 1]["stream"] == "deletes" and saved[proof - 1]["stream_pages"] > 0
+    assert saved[proof]["stream_pages"] == 0

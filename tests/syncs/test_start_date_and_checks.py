@@ -150,3 +150,61 @@ def test_what_an_issue_says_is_true_of_the_ledger_after_the_run(
     if run.reconciled and not said_left_out:
         assert run.status == SyncRun.Status.SUCCEEDED
         assert_ledger_equals_sandbox(world.given_file, wow_sandbox.snapshot())
+
+
+def periods_from(world: FirmWorld, start: dt.date) -> set[int]:
+    """The client file's periods a link starting at ``start`` syncs: those of fiscal years starting on or after
+    it."""
+    return set(
+        Period.objects.filter(client_file=world.given_file, fiscal_year__start_date__gte=start).values_list(
+            "pk", flat=True
+        )
+    )
+
+
+def periods_with_documents_in_wow(world: FirmWorld, sandbox: Any) -> set[int]:
+    booked = {document["BookPeriod_Id"] for document in sandbox.snapshot()["documents"]}
+    return {
+        pk
+        for pk, wow_id in Period.objects.filter(client_file=world.given_file).values_list("pk", "wow_id")
+        if str(wow_id) in booked
+    }
+
+
+def test_a_first_sync_with_a_start_date_checks_every_period_from_it_empty_ones_too_and_none_before(
+    world: FirmWorld, connection: Connection, wow_sandbox: Any
+) -> None:
+    link = link_with_start(world, connection, dt.date(2025, 1, 1), wow_sandbox)
+    run = run_queued(link)
+    assert run.status == SyncRun.Status.SUCCEEDED and run.reconciled is True, run.error_message
+    synced = periods_from(world, dt.date(2025, 1, 1))
+    every_period = set(Period.objects.filter(client_file=world.given_file).values_list("pk", flat=True))
+    booked = periods_with_documents_in_wow(world, wow_sandbox)
+    # Both sides of the start date have periods WoW has documents in and periods it has none in.
+    assert synced & booked and synced - booked
+    assert (every_period - synced) & booked and (every_period - synced) - booked
+    checks = PeriodCheck.objects.filter(run=run)
+    assert set(checks.values_list("period_id", flat=True)) == synced
+    assert set(checks.filter(line_count=0).values_list("period_id", flat=True)) == synced - booked
+    assert all(check.ties_out and not check.healed for check in checks)
+
+
+def test_moving_the_start_date_later_removes_the_years_before_it_and_leaves_the_others_as_they_are(
+    world: FirmWorld, connection: Connection, wow_sandbox: Any
+) -> None:
+    link = link_with_start(world, connection, dt.date(2024, 1, 1), wow_sandbox)
+    first = run_queued(link)
+    assert first.status == SyncRun.Status.SUCCEEDED and first.reconciled is True, first.error_message
+    kept = periods_from(world, dt.date(2025, 1, 1))
+    entries = Entry.objects.filter(client_file=world.given_file)
+    kept_before = set(entries.filter(period_id__in=kept).values_list("pk", "wow_version", "synced_at"))
+    leaving = entries.exclude(period_id__in=kept).count()
+    assert kept_before and leaving
+
+    link_with_start(world, connection, dt.date(2025, 1, 1), wow_sandbox)
+    later = run_queued(link)
+    assert later.status == SyncRun.Status.SUCCEEDED and later.reconciled is not False, later.error_message
+    assert later.counts["entries"]["deleted"] == leaving and later.counts["entries"]["created"] == 0
+    # The documents of the years kept are neither removed nor read again: the same rows, untouched.
+    assert set(entries.values_list("pk", "wow_version", "synced_at")) == kept_before
+    assert not PeriodCheck.objects.filter(run=later, healed=True).exists()
