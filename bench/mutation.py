@@ -229,8 +229,11 @@ def run_targets(targets: list[Target]) -> float:
     started = time.monotonic()
     if not os.environ.get("MUTATION_CONTINUE"):
         shutil.rmtree(ROOT / "mutants", ignore_errors=True)  # a fresh run, never a stale cache
-        # Generating the mutants and learning which tests reach which function, once (one mutant runs too).
-        run_mutants(["clients.throttle.x__digest__mutmut_1"], None)
+    # Generating the mutants and learning which tests reach which function, once (one mutant runs too). When
+    # continuing, this first brings mutants/ up to date with the code: the functions changed since get their
+    # new mutants, not checked yet, before the statuses below pick which to run (before, the names of the
+    # previous code's survivors were run, and the changed functions' new mutants were left unchecked).
+    run_mutants(["clients.throttle.x__digest__mutmut_1"], None)
     wanted = [name.strip() for name in os.environ.get("MUTATION_TARGETS", "").split(",") if name.strip()]
     for target in targets:
         if wanted and not any(target.name.startswith(name) for name in wanted):
