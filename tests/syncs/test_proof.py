@@ -371,3 +371,29 @@ def test_the_proof_starts_its_own_page_count_after_the_gap_check_read_pages(
     proof = phases.index("proof")
     assert saved[proof - 1]["stream"] == "deletes" and saved[proof - 1]["stream_pages"] > 0
     assert saved[proof]["stream_pages"] == 0
+
+
+def test_a_document_changed_late_is_read_again_by_its_own_booking_date_alone(
+    link: ClientLink, wow_sandbox: Any
+) -> None:
+    """Its period's fingerprint differs (a version moved behind the cursor); of the period's booking dates,
+    only the document's own differs, so only that date's document ids are read, without the line ids."""
+    run_sync(link)
+    document = first_document(wow_sandbox)
+    same_period = [
+        d for d in wow_sandbox.snapshot()["documents"] if d["BookPeriod_Id"] == document["BookPeriod_Id"]
+    ]
+    assert len({d["BookDate"] for d in same_period}) >= 2  # the period has other booking dates
+    late = wow_sandbox.control(
+        "PATCH",
+        f"folders/{wow_sandbox.DEMO}/objects/GLTransHeader/{document['Id']}",
+        {"DocNumber": 998, "Modified": "/Date(1600000000000)/"},
+    )
+    assert late.ok, late.text
+    wow = WowSums(link)
+    run = run_sync(link, wow)
+    assert run.reconciled is True
+    assert Entry.objects.get(client_file=link.client_file, wow_id=document["Id"]).doc_number == "998"
+    [(period, lines, book_dates)] = wow.id_lists
+    assert (str(period), lines) == (document["BookPeriod_Id"], False)
+    assert book_dates is not None and len(book_dates) == 1
