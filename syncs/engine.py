@@ -244,6 +244,9 @@ def _check_still_wanted_now_and_then(state: RunState) -> None:
 
 # A run that creates this many lines is a bulk load: the planner's statistics are refreshed after it.
 BULK_LOAD_LINES = 20_000
+# At most this many pages of documents are written in one transaction, when the fetch has run that far
+# ahead of the writing (and as many are fetched ahead); see _read_stream.
+PAGES_WRITTEN_TOGETHER = 3
 
 # A run allocates millions of short-lived objects (WoW's JSON, ledger rows), nearly none of them in cycles:
 # refcounting frees them. The cyclic collector's default (a pass every 700 allocations) cost a fifth of
@@ -412,14 +415,34 @@ def _read_stream(
         stream, since=None, after=after, period_ids=allowed_periods, read_ahead=documents
     )
     # Documents are nearly all of a sync's reading: the next pages are fetched while one is written.
-    with (
-        Prefetcher(pages, name=f"sync-run-{state.run.pk}-{stream.key}")
-        if documents
-        else (contextlib.nullcontext(pages)) as ahead
-    ):
-        for page in ahead:
+    if not documents:
+        for page in pages:
             _check_still_wanted_now_and_then(state)
             _write_page(state, stream, page, cursor, assume_new=assume_new)
+        return
+    with Prefetcher(
+        pages, depth=PAGES_WRITTEN_TOGETHER, name=f"sync-run-{state.run.pk}-{stream.key}"
+    ) as ahead:
+        for page in ahead:
+            _check_still_wanted_now_and_then(state)
+            # Pages that arrived while the last ones were written go in together: one transaction, one
+            # COPY per table and one cursor move instead of one each (a page's round trips to PostgreSQL
+            # cost more than its rows when the fetch runs ahead of the writing).
+            together = [page, *ahead.ready(PAGES_WRITTEN_TOGETHER - 1)]
+            _write_page(state, stream, _joined(together), cursor, assume_new=assume_new, pages=len(together))
+
+
+def _joined(pages: list[StreamPage]) -> StreamPage:
+    """Consecutive pages of a stream as one: their rows in order, and the cursor where the last page that
+    moves it leaves it (as writing them one by one would)."""
+    if len(pages) == 1:
+        return pages[0]
+    keys = [page.last_key for page in pages if page.last_key != NO_KEY]
+    return StreamPage(
+        rows=[row for page in pages for row in page.rows],
+        rejected=[rejected for page in pages for rejected in page.rejected],
+        last_key=keys[-1] if keys else NO_KEY,
+    )
 
 
 def _write_page(
@@ -430,6 +453,7 @@ def _write_page(
     *,
     force: bool = False,
     assume_new: bool = False,
+    pages: int = 1,
 ) -> None:
     with transaction.atomic():
         written = _upsert(state, stream, page.rows, force=force, assume_new=assume_new)
@@ -440,8 +464,8 @@ def _write_page(
             # parts side by side hands NO_KEY while the cursor may not move yet.)
             cursor.modified, cursor.last_id = page.last_key
             cursor.save(update_fields=["modified", "last_id", "updated_at"])
-        state.progress["pages"] = state.progress.get("pages", 0) + 1
-        state.progress["stream_pages"] = state.progress.get("stream_pages", 0) + 1
+        state.progress["pages"] = state.progress.get("pages", 0) + pages
+        state.progress["stream_pages"] = state.progress.get("stream_pages", 0) + pages
         state.progress["records"] = state.progress.get("records", 0) + len(page.rows) + len(page.rejected)
         _save_progress(state)
     logger.debug("Run %s: %s page, %s written", state.run.pk, stream, written)

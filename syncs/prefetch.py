@@ -67,6 +67,7 @@ class Prefetcher(Generic[T]):
     def __init__(self, source: Iterator[T], *, depth: int = 2, name: str = "prefetch") -> None:
         self._source = source
         self._handover: queue.Queue[T | _End | _Failed] = queue.Queue(maxsize=depth)
+        self._held: _End | _Failed | None = None  # met by ``ready``, handed to the iteration
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._produce, name=name, daemon=True)
         self._thread.start()
@@ -96,12 +97,28 @@ class Prefetcher(Generic[T]):
 
     def __iter__(self) -> Iterator[T]:
         while True:
-            item = self._handover.get()
+            item = self._held if self._held is not None else self._handover.get()
+            self._held = None
             if isinstance(item, _End):
                 return
             if isinstance(item, _Failed):
                 raise item.error
             yield item
+
+    def ready(self, limit: int) -> list[T]:
+        """Up to ``limit`` items already fetched, without waiting for any: the reader may take what has
+        piled up in one go. The end of the source, or its error, stays for the iteration to meet."""
+        items: list[T] = []
+        while len(items) < limit and self._held is None:
+            try:
+                item = self._handover.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, (_End, _Failed)):
+                self._held = item
+            else:
+                items.append(item)
+        return items
 
     def close(self) -> None:
         self._stop.set()

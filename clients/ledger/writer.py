@@ -38,7 +38,12 @@ from .streams import ENTRIES, Stream
 
 class RefMaps:
     """The ledger's ``wow_id → pk`` for what lines, entries and periods refer to, loaded once per run and
-    kept up to date by the upserts."""
+    kept up to date by the upserts (through ``add``; the maps are read, never written, elsewhere).
+
+    Each map has a twin keyed by the id's 128-bit integer, which the document writer looks up: a UUID key
+    costs two Python-level calls per lookup (``__hash__``, then ``__eq__`` against the stored key, another
+    object), an integer none, and a first sync makes a few lookups per line (profiled: 1.3 million hashes
+    for 480,000 lines)."""
 
     def __init__(self, client_file_id: int) -> None:
         self.client_file_id = client_file_id
@@ -47,6 +52,9 @@ class RefMaps:
         self.accounts = wow_id_pks(Account, client_file_id)
         self.journals = wow_id_pks(Journal, client_file_id)
         self.relations = wow_id_pks(Relation, client_file_id)
+        self._by_int: dict[type[models.Model], dict[int, int]] = {
+            model: {wow_id.int: pk for wow_id, pk in self.of(model).items()} for model in _REFERRED_TO
+        }
 
     def of(self, model: type[models.Model]) -> dict[uuid.UUID, int]:
         """The map of one model's rows."""
@@ -58,6 +66,17 @@ class RefMaps:
             Relation: self.relations,
         }
         return maps[model]
+
+    def by_int(self, model: type[models.Model]) -> dict[int, int]:
+        """The map of one model's rows, keyed by ``wow_id.int``."""
+        return self._by_int[model]
+
+    def add(self, model: type[models.Model], pks: dict[uuid.UUID, int]) -> None:
+        self.of(model).update(pks)
+        self._by_int[model].update((wow_id.int, pk) for wow_id, pk in pks.items())
+
+
+_REFERRED_TO: tuple[type[models.Model], ...] = (FiscalYear, Period, Account, Journal, Relation)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,7 +161,7 @@ def ledger_upsert_master(
             update_fields=[*(column.name for column in columns), "wow_version", "synced_at"],
             batch_size=2000,
         )
-        refs.of(model).update(wow_id_pks(model, client_file_id, list(to_write)))
+        refs.add(model, wow_id_pks(model, client_file_id, list(to_write)))
     return counts
 
 
@@ -169,26 +188,39 @@ _AMOUNT_LIMIT = Decimal("1e15")
 _AMOUNT_STEP = Decimal("0.0001")
 
 
-def _check_entry(row: EntryRow, refs: RefMaps) -> Rejected | None:
-    def reject(code: str, **params: Any) -> Rejected:
-        return Rejected(ENTRIES.entity, str(row.wow_id), row.reference, code, params)
+def _rejected(row: EntryRow, code: str, **params: Any) -> Rejected:
+    return Rejected(ENTRIES.entity, str(row.wow_id), row.reference, code, params)
 
-    if row.period_wow_id is None or row.period_wow_id not in refs.periods:
-        return reject("issue.unknown_period")
-    if row.journal_wow_id is not None and row.journal_wow_id not in refs.journals:
-        return reject("issue.unknown_journal")
+
+def _check_entry(
+    row: EntryRow,
+    periods: dict[int, int],
+    journals: dict[int, int],
+    accounts: dict[int, int],
+    relations: dict[int, int],
+) -> Rejected | None:
+    """Why the ledger cannot take the document as it is (what it refers to, an amount the column cannot
+    hold exactly), or None. The maps are ``RefMaps.by_int``'s."""
+    period = row.period_wow_id
+    if period is None or period.int not in periods:
+        return _rejected(row, "issue.unknown_period")
+    journal = row.journal_wow_id
+    if journal is not None and journal.int not in journals:
+        return _rejected(row, "issue.unknown_journal")
+    below, limit, step = -_AMOUNT_LIMIT, _AMOUNT_LIMIT, _AMOUNT_STEP
     for line in row.lines:
-        number = line.line_order + 1
-        if line.account_wow_id is None or line.account_wow_id not in refs.accounts:
-            return reject("issue.line_unknown_account", line=number)
-        if line.period_wow_id is not None and line.period_wow_id not in refs.periods:
-            return reject("issue.line_unknown_period", line=number)
-        if line.relation_wow_id is not None and line.relation_wow_id not in refs.relations:
-            return reject("issue.line_unknown_relation", line=number)
-        if not -_AMOUNT_LIMIT < line.amount < _AMOUNT_LIMIT or line.amount != line.amount.quantize(
-            _AMOUNT_STEP
-        ):
-            return reject("issue.line_amount_not_exact", line=number, amount=str(line.amount))
+        account, line_period, relation = line.account_wow_id, line.period_wow_id, line.relation_wow_id
+        if account is None or account.int not in accounts:
+            return _rejected(row, "issue.line_unknown_account", line=line.line_order + 1)
+        if line_period is not None and line_period.int not in periods:
+            return _rejected(row, "issue.line_unknown_period", line=line.line_order + 1)
+        if relation is not None and relation.int not in relations:
+            return _rejected(row, "issue.line_unknown_relation", line=line.line_order + 1)
+        amount = line.amount
+        if not below < amount < limit or amount != amount.quantize(step):
+            return _rejected(
+                row, "issue.line_amount_not_exact", line=line.line_order + 1, amount=str(line.amount)
+            )
     return None
 
 
@@ -234,8 +266,10 @@ def _upsert_entries(
 ) -> EntryUpsertResult:
     result = EntryUpsertResult()
     accepted: list[EntryRow] = []
+    periods_by_int, accounts_by_int = refs.by_int(Period), refs.by_int(Account)
+    journals_by_int, relations_by_int = refs.by_int(Journal), refs.by_int(Relation)
     for row in rows:
-        problem = _check_entry(row, refs)
+        problem = _check_entry(row, periods_by_int, journals_by_int, accounts_by_int, relations_by_int)
         if problem is None:
             try:
                 row = row_admitted(row)  # every other number in range, text clean (admission.py)
@@ -287,8 +321,8 @@ def _upsert_entries(
             r.wow_id,
             r.version,
             now,
-            refs.journals.get(r.journal_wow_id) if r.journal_wow_id else None,
-            refs.periods[r.period_wow_id] if r.period_wow_id else None,
+            journals_by_int.get(r.journal_wow_id.int) if r.journal_wow_id else None,
+            periods_by_int[r.period_wow_id.int] if r.period_wow_id else None,
             r.doc_number[:40],
             r.book_date,
             r.due_date,
@@ -323,13 +357,12 @@ def _upsert_entries(
         ).delete()[0]
 
     line_rows: list[tuple[Any, ...]] = []
-    accounts, relations, periods = refs.accounts, refs.relations, refs.periods
     for r in changed_rows:
         entry_pk = entry_pks[r.wow_id]
         for line in r.lines:
             period_wow_id = line.period_wow_id or r.period_wow_id
-            line_period_id = periods.get(period_wow_id) if period_wow_id else None
-            before = existing.get(line.wow_id)
+            line_period_id = periods_by_int.get(period_wow_id.int) if period_wow_id else None
+            before = existing.get(line.wow_id) if existing else None  # no hashing at all in a first sync
             if before is None:
                 result.lines.created += 1
             elif before[0] != line.version or force:
@@ -340,7 +373,7 @@ def _upsert_entries(
             else:
                 result.lines.unchanged += 1
                 continue
-            line_account_id = accounts[line.account_wow_id] if line.account_wow_id else None
+            line_account_id = accounts_by_int[line.account_wow_id.int] if line.account_wow_id else None
             if line_period_id is not None:
                 result.touched_period_ids.add(line_period_id)
                 result.touched_accounts.add((line_period_id, line_account_id))
@@ -354,7 +387,7 @@ def _upsert_entries(
                     line_period_id,
                     line.line_order,
                     line_account_id,
-                    relations.get(line.relation_wow_id) if line.relation_wow_id else None,
+                    relations_by_int.get(line.relation_wow_id.int) if line.relation_wow_id else None,
                     line.amount,
                     line.vat_code[:20],
                     line.vat_base,

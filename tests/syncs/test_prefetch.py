@@ -74,3 +74,55 @@ def test_a_reader_that_fails_while_writing_stops_the_thread() -> None:
         for _ in ahead:
             raise RuntimeError("the database refused the page")
     assert closed.wait(timeout=10)
+
+
+def _arrived(ahead: Prefetcher[int], count: int) -> None:
+    """Wait until ``count`` items wait in the hand-over (the thread is that far ahead)."""
+    for _ in range(1000):
+        if ahead._handover.qsize() >= count or ahead._held is not None:
+            return
+        threading.Event().wait(0.01)
+    raise AssertionError("the thread did not read ahead")
+
+
+def test_ready_takes_what_has_arrived_without_waiting_for_more() -> None:
+    release = threading.Event()
+
+    def source() -> Iterator[int]:
+        yield 1
+        yield 2
+        release.wait(timeout=10)  # the third is not there until the test says so
+        yield 3
+
+    with Prefetcher(source(), depth=3) as ahead:
+        items = iter(ahead)
+        assert next(items) == 1
+        _arrived(ahead, 1)
+        assert ahead.ready(5) == [2]  # not waiting for the third
+        assert ahead.ready(5) == []
+        release.set()
+        assert list(items) == [3]
+
+
+def test_ready_leaves_the_end_and_an_error_for_the_iteration_to_meet() -> None:
+    def source() -> Iterator[int]:
+        yield 1
+        yield 2
+        raise ValueError("WoW went away")
+
+    with Prefetcher(source(), depth=3) as ahead:
+        items = iter(ahead)
+        assert next(items) == 1
+        _arrived(ahead, 2)
+        assert ahead.ready(5) == [2]
+        assert ahead.ready(5) == []  # the error is not an item, and is not lost either
+        with pytest.raises(ValueError, match="WoW went away"):
+            next(items)
+
+    with Prefetcher(iter([1, 2, 3]), depth=3) as ahead:
+        items = iter(ahead)
+        assert next(items) == 1
+        _arrived(ahead, 3)
+        assert ahead.ready(1) == [2]  # no more than asked for
+        assert ahead.ready(5) == [3]
+        assert list(items) == []
