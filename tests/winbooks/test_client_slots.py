@@ -7,7 +7,7 @@ cap across workers tests/reliability/test_fair_sharing.py holds against real Red
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import timedelta
 
 import responses
@@ -87,6 +87,7 @@ def test_a_call_abandoned_between_chunks_gives_its_slot_back(rsps: responses.Req
     rsps.get(LIST_URL, json=[{"Code": "B"}], headers={"ContinuePath": "p2"}, match=continued("p1"))
     slots = Slots()
     items = make_client(slots).iter_all("Journal", "DEMO")
+    assert isinstance(items, Generator)
     assert next(items) == {"Code": "A"}  # (a split object may go on in the next chunk: it was read too)
     assert slots.held == 1  # kept for the continuation to come
     items.close()
