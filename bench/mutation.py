@@ -221,6 +221,32 @@ def narrow_stats(targets: list[Target]) -> None:
     STATS.write_text(json.dumps(stats, indent=4))
 
 
+PRAGMAS = ROOT / "mutants" / "pragmas.json"
+
+
+def pragma_lines() -> dict[str, list[str]]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
+    return {
+        path: [line.strip() for line in (ROOT / path).read_text().splitlines() if "pragma: no mutate" in line]
+        for path in config["only_mutate"]
+    }
+
+
+def forget_modules_whose_pragmas_changed() -> None:
+    """mutmut keeps a function's results while its syntax tree is unchanged, and comments are not in the
+    tree: a ``# pragma: no mutate`` added or moved renumbers the function's mutants without mutmut noticing,
+    and the results kept then belong to other mutants. A module whose pragmas changed since the run that
+    recorded them (mutants/pragmas.json) has its results dropped: all its mutants are checked again. (With no
+    record yet, mutants/ is taken as matching the code.)"""
+    if not PRAGMAS.exists():
+        return
+    before = json.loads(PRAGMAS.read_text())
+    for path, lines in pragma_lines().items():
+        if before.get(path) != lines:
+            for suffix in (".meta", ".spans", ""):
+                (ROOT / "mutants" / f"{path}{suffix}").unlink(missing_ok=True)
+
+
 def run_targets(targets: list[Target]) -> float:
     """Each target's mutants in one mutmut run, cut at the target's budget. With MUTATION_CONTINUE=1 the
     mutants/ of an earlier run is kept and only its mutants not killed are run again (those left unchecked,
@@ -229,11 +255,14 @@ def run_targets(targets: list[Target]) -> float:
     started = time.monotonic()
     if not os.environ.get("MUTATION_CONTINUE"):
         shutil.rmtree(ROOT / "mutants", ignore_errors=True)  # a fresh run, never a stale cache
+    else:
+        forget_modules_whose_pragmas_changed()
     # Generating the mutants and learning which tests reach which function, once (one mutant runs too). When
     # continuing, this first brings mutants/ up to date with the code: the functions changed since get their
     # new mutants, not checked yet, before the statuses below pick which to run (before, the names of the
     # previous code's survivors were run, and the changed functions' new mutants were left unchecked).
     run_mutants(["clients.throttle.x__digest__mutmut_1"], None)
+    PRAGMAS.write_text(json.dumps(pragma_lines(), indent=1))
     wanted = [name.strip() for name in os.environ.get("MUTATION_TARGETS", "").split(",") if name.strip()]
     for target in targets:
         if wanted and not any(target.name.startswith(name) for name in wanted):
