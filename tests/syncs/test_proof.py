@@ -265,8 +265,8 @@ def moved_accounts(document: dict[str, Any]) -> set[uuid.UUID]:
 
 
 def balance_rows_of(link: ClientLink, period: Period, accounts: set[int], *, others: bool) -> set[int]:
-    """The primary keys of a period's balance rows for ``accounts`` (with ``others``, for every other account):
-    a rebuilt row is a new row, a row left alone keeps its key."""
+    """The primary keys of a period's balance rows for ``accounts`` (with ``others``, for every other
+    account): a rebuilt row is a new row, a row left alone keeps its key."""
     rows = AccountBalance.objects.filter(client_file=link.client_file, period=period)
     rows = rows.exclude(account_id__in=accounts) if others else rows.filter(account_id__in=accounts)
     return set(rows.values_list("pk", flat=True))

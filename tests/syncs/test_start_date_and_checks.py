@@ -153,8 +153,8 @@ def test_what_an_issue_says_is_true_of_the_ledger_after_the_run(
 
 
 def periods_from(world: FirmWorld, start: dt.date) -> set[int]:
-    """The client file's periods a link starting at ``start`` syncs: those of fiscal years starting on or after
-    it."""
+    """The client file's periods a link starting at ``start`` syncs: those of fiscal years starting on or
+    after it."""
     return set(
         Period.objects.filter(client_file=world.given_file, fiscal_year__start_date__gte=start).values_list(
             "pk", flat=True
