@@ -40,12 +40,17 @@ class WowSums:
         self.calls: list[tuple[list[uuid.UUID], set[uuid.UUID] | None]] = []  # (periods, accounts) a call
         self.dropped: set[tuple[uuid.UUID, uuid.UUID]] = set()
         self.id_lists: list[tuple[uuid.UUID, bool, list[Any] | None]] = []
+        self.days_asked: list[uuid.UUID] = []
 
     def period_ids(
         self, period_id: uuid.UUID, *, lines: bool = True, book_dates: list[Any] | None = None
     ) -> Any:
         self.id_lists.append((period_id, lines, book_dates))
         return self.reader.period_ids(period_id, lines=lines, book_dates=book_dates)
+
+    def period_days(self, period_id: uuid.UUID) -> Any:
+        self.days_asked.append(period_id)
+        return self.reader.period_days(period_id)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.reader, name)
@@ -376,8 +381,9 @@ def test_the_proof_starts_its_own_page_count_after_the_gap_check_read_pages(
 def test_a_document_changed_late_is_read_again_by_its_own_booking_date_alone(
     link: ClientLink, wow_sandbox: Any
 ) -> None:
-    """Its period's fingerprint differs (a version moved behind the cursor); of the period's booking dates,
-    only the document's own differs, so only that date's document ids are read, without the line ids."""
+    """Its period's fingerprint differs (a version moved behind the cursor): the period's booking dates are
+    asked of WoW, once; only the document's own date differs, so only that date's document ids are read,
+    without the line ids."""
     run_sync(link)
     document = first_document(wow_sandbox)
     same_period = [
@@ -394,6 +400,7 @@ def test_a_document_changed_late_is_read_again_by_its_own_booking_date_alone(
     run = run_sync(link, wow)
     assert run.reconciled is True
     assert Entry.objects.get(client_file=link.client_file, wow_id=document["Id"]).doc_number == "998"
+    assert wow.days_asked == [uuid.UUID(document["BookPeriod_Id"])]
     [(period, lines, book_dates)] = wow.id_lists
     assert (str(period), lines) == (document["BookPeriod_Id"], False)
     assert book_dates is not None and len(book_dates) == 1
