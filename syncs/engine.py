@@ -708,9 +708,13 @@ def _detect_entry_gaps(state: RunState, allowed_periods: list[uuid.UUID] | None)
         workers=state.reader.concurrency,
         name=f"sync-run-{state.run.pk}-days",  # pragma: no mutate (a thread's name only)
     ) as days:
-        # Equivalent mutants: ``days`` is one answer per item of the same sorted list, so the two never differ
-        # in length and ``strict`` never has anything to check.
-        for period, wow_days in zip(sorted(suspects), days, strict=True):  # pragma: no mutate
+        for period, wow_days in zip(
+            sorted(suspects),
+            days,
+            # Equivalent mutants: ``days`` is one answer per item of the same sorted list, so the two never
+            # differ in length and ``strict`` never has anything to check.
+            strict=True,  # pragma: no mutate
+        ):
             _reconcile_period_ids(state, period, expected=_fingerprint(wow.get(period)), wow_days=wow_days)
     if in_range is not None:
         # The start date moved later: what the ledger still holds before it goes.
@@ -1074,7 +1078,11 @@ def _differences(
     # only from an account whose primary key is 1, and only in the order of one check's rows.
     for key in sorted(
         set(theirs) | set(ours_keyed),
-        key=lambda k: (k[0], k[1] or 0, k[2]),  # pragma: no mutate
+        key=lambda k: (
+            k[0],
+            k[1] or 0,  # pragma: no mutate
+            k[2],
+        ),
     ):
         their_lines, their_sum = theirs.get(key, (0, Decimal(0)))
         our_lines, our_sum = ours_keyed.get(key, (0, Decimal(0)))
