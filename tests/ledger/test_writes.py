@@ -67,6 +67,28 @@ def test_a_page_of_new_documents_is_written_with_every_line_under_its_own_docume
     )
 
 
+@pytest.mark.parametrize("amount", ["1E+3", "12.5E-2", "-4.0000", "999999999999999.9999", "0E-8"])
+def test_amounts_written_as_decimal_writes_them_exponents_included_come_back_exact(amount: str) -> None:
+    client_file, refs, accounts = _world()
+    row = _document(refs, accounts, amount)
+    row = dataclasses.replace(
+        row,
+        lines=tuple(
+            dataclasses.replace(line, vat_base=Decimal(amount), vat_amount=-Decimal(amount))
+            for line in row.lines
+        ),
+    )
+
+    ledger_upsert_entries(client_file_id=client_file.pk, rows=[row], refs=refs, assume_new=True)
+
+    stored = EntryLine.objects.get(wow_id=row.lines[0].wow_id)
+    assert (stored.amount, stored.vat_base, stored.vat_amount) == (
+        Decimal(amount),
+        Decimal(amount),
+        -Decimal(amount),
+    )
+
+
 def test_a_document_assumed_new_that_exists_after_all_is_updated_not_duplicated() -> None:
     client_file, refs, accounts = _world()
     first = _document(refs, accounts, "10.00")
