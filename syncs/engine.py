@@ -420,16 +420,50 @@ def _read_stream(
             _check_still_wanted_now_and_then(state)
             _write_page(state, stream, page, cursor, assume_new=assume_new)
         return
+    # A first sync's pages are made ready to COPY in the read-ahead thread: this one then only writes.
+    prepare = assume_new and state.lock_watch is None
     with Prefetcher(
-        pages, depth=PAGES_WRITTEN_TOGETHER, name=f"sync-run-{state.run.pk}-{stream.key}"
+        _prepared_pages(state, pages, prepare=prepare),
+        depth=PAGES_WRITTEN_TOGETHER,
+        name=f"sync-run-{state.run.pk}-{stream.key}",
     ) as ahead:
-        for page in ahead:
+        for arrived in ahead:
             _check_still_wanted_now_and_then(state)
             # Pages that arrived while the last ones were written go in together: one transaction, one
             # COPY per table and one cursor move instead of one each (a page's round trips to PostgreSQL
             # cost more than its rows when the fetch runs ahead of the writing).
-            together = [page, *ahead.ready(PAGES_WRITTEN_TOGETHER - 1)]
-            _write_page(state, stream, _joined(together), cursor, assume_new=assume_new, pages=len(together))
+            together = [arrived, *ahead.ready(PAGES_WRITTEN_TOGETHER - 1)]
+            ready = [part for _, part in together if part is not None]
+            _write_page(
+                state,
+                stream,
+                _joined([page for page, _ in together]),
+                cursor,
+                assume_new=assume_new,
+                pages=len(together),
+                prepared=ledger.PreparedEntries.joined(ready) if len(ready) == len(together) else None,
+            )
+
+
+def _prepared_pages(
+    state: RunState, pages: Iterator[StreamPage], *, prepare: bool
+) -> Iterator[tuple[StreamPage, ledger.PreparedEntries | None]]:
+    """Each page of documents with, when ``prepare``, its new documents made ready to COPY (in the thread
+    that reads this, which is not the one that writes)."""
+    try:
+        for page in pages:
+            prepared = (
+                ledger.ledger_prepare_new_entries(
+                    client_file_id=state.client_file_id, rows=page.rows, refs=state.refs
+                )
+                if prepare
+                else None
+            )
+            yield page, prepared
+    finally:
+        close = getattr(pages, "close", None)
+        if close is not None:
+            close()  # the reader's own threads stop with it
 
 
 def _joined(pages: list[StreamPage]) -> StreamPage:
@@ -454,9 +488,10 @@ def _write_page(
     force: bool = False,
     assume_new: bool = False,
     pages: int = 1,
+    prepared: ledger.PreparedEntries | None = None,
 ) -> None:
     with transaction.atomic():
-        written = _upsert(state, stream, page.rows, force=force, assume_new=assume_new)
+        written = _upsert(state, stream, page.rows, force=force, assume_new=assume_new, prepared=prepared)
         _record_rejections(state, page.rejected)
         if cursor is not None and page.last_key != NO_KEY:
             # Pages come in WoW's own (Modified, Id) order, so the last key is the furthest; WoW may order
@@ -472,7 +507,13 @@ def _write_page(
 
 
 def _upsert(
-    state: RunState, stream: Stream, rows: list[Any], *, force: bool, assume_new: bool = False
+    state: RunState,
+    stream: Stream,
+    rows: list[Any],
+    *,
+    force: bool,
+    assume_new: bool = False,
+    prepared: ledger.PreparedEntries | None = None,
 ) -> int:
     client_file_id, refs = state.client_file_id, state.refs
     # WoW may send the same object twice in one answer: it is one object, counted once.
@@ -488,8 +529,12 @@ def _upsert(
         return counts.written
     if state.lock_watch is not None:
         state.lock_watch.before_entries(rows, refs)
-    result = ledger.ledger_upsert_entries(
-        client_file_id=client_file_id, rows=rows, refs=refs, force=force, assume_new=assume_new
+    result = (
+        ledger.ledger_write_prepared_entries(client_file_id=client_file_id, prepared=prepared, refs=refs)
+        if prepared is not None
+        else ledger.ledger_upsert_entries(
+            client_file_id=client_file_id, rows=rows, refs=refs, force=force, assume_new=assume_new
+        )
     )
     state.count(ENTRIES.key).add(result.entries)
     state.count(LINES_KEY).add(result.lines)

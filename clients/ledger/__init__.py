@@ -39,13 +39,16 @@ from .rows import (
     UpsertCounts,
 )
 from .writer import (
+    PreparedEntries,
     RefMaps,
     ledger_delete_entries,
     ledger_delete_lines,
     ledger_delete_master,
     ledger_refresh_statistics,
+    ledger_prepare_new_entries,
     ledger_upsert_entries,
     ledger_upsert_master,
+    ledger_write_prepared_entries,
 )
 
 __all__ = [
@@ -57,6 +60,7 @@ __all__ = [
     "LineRow",
     "MasterRow",
     "PeriodRow",
+    "PreparedEntries",
     "RefMaps",
     "Rejected",
     "RelationRow",
@@ -72,8 +76,10 @@ __all__ = [
     "ledger_master_versions",
     "ledger_period_days",
     "ledger_period_fingerprints",
+    "ledger_prepare_new_entries",
     "ledger_rebuild_balances",
     "ledger_refresh_statistics",
     "ledger_upsert_entries",
     "ledger_upsert_master",
+    "ledger_write_prepared_entries",
 ]

@@ -166,11 +166,7 @@ def copy_new_rows(
     written: dict[uuid.UUID, int] = {}
     with connection.cursor() as cursor:
         if returning:
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                [table, len(rows)],
-            )
-            pks = [pk for (pk,) in cursor.fetchall()]
+            pks = reserve_pks(model, len(rows))
             key = columns.index("wow_id")
             written = {row[key]: pk for row, pk in zip(rows, pks, strict=True)}
             rows = [(pk, *row) for pk, row in zip(pks, rows, strict=True)]
@@ -183,6 +179,29 @@ def copy_new_rows(
                 for row in rows:
                     copy.write_row(row)
     return written
+
+
+def reserve_pks(model: type[models.Model], count: int) -> list[int]:
+    """``count`` primary keys of ``model`` drawn from its sequence (on this thread's connection)."""
+    if count == 0:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [model._meta.db_table, count],
+        )
+        return [pk for (pk,) in cursor.fetchall()]
+
+
+def copy_text(model: type[models.Model], columns: Sequence[str], text: str) -> None:
+    """COPY rows already written as COPY's text format (``columns`` in their order) into the table."""
+    if not text:
+        return
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {model._meta.db_table} ({', '.join(columns)}) FROM STDIN") as copy,
+    ):
+        copy.write(text)
 
 
 # COPY's text format, written for the two tables a first sync fills: psycopg adapts every value through its

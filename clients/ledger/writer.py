@@ -9,6 +9,7 @@ data without a new version).
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import functools
 import uuid
 from collections.abc import Iterable, Sequence
@@ -26,8 +27,10 @@ from .copy import (
     ENTRY_COLUMNS,
     LINE_COLUMNS,
     copy_new_rows,
+    copy_text,
     entry_copy_text,
     line_copy_text,
+    reserve_pks,
     wow_id_pks,
     write_rows,
 )
@@ -255,6 +258,106 @@ def ledger_upsert_entries(
     return _upsert_entries(client_file_id, rows, refs, force=force, copy_new=False, assume_new=False)
 
 
+def _accepted(rows: Iterable[EntryRow], refs: RefMaps, rejected: list[Rejected]) -> list[EntryRow]:
+    """The documents the ledger can take (admitted: cleaned where they needed it); the others become
+    ``rejected`` issues."""
+    accepted: list[EntryRow] = []
+    periods, accounts = refs.by_int(Period), refs.by_int(Account)
+    journals, relations = refs.by_int(Journal), refs.by_int(Relation)
+    for row in rows:
+        problem = _check_entry(row, periods, journals, accounts, relations)
+        if problem is None:
+            try:
+                row = row_admitted(row)  # every other number in range, text clean (admission.py)
+            except ValueError as error:
+                problem = _rejected(row, "issue.unreadable", entity=ENTRIES.entity, detail=str(error)[:400])
+        if problem is not None:
+            rejected.append(problem)
+        else:
+            accepted.append(row)
+    return accepted
+
+
+def _entry_rows(
+    client_file_id: int, rows: Iterable[EntryRow], refs: RefMaps, now: dt.datetime
+) -> list[tuple[Any, ...]]:
+    """Documents as tuples in ``ENTRY_COLUMNS`` order."""
+    journals, periods = refs.by_int(Journal), refs.by_int(Period)
+    return [
+        (
+            client_file_id,
+            r.wow_id,
+            r.version,
+            now,
+            journals.get(r.journal_wow_id.int) if r.journal_wow_id else None,
+            periods[r.period_wow_id.int] if r.period_wow_id else None,
+            r.doc_number[:40],
+            r.book_date,
+            r.due_date,
+            r.modified,
+        )
+        for r in rows
+    ]
+
+
+def _line_rows(
+    client_file_id: int,
+    rows: Iterable[EntryRow],
+    entry_pks: dict[uuid.UUID, int],
+    refs: RefMaps,
+    now: dt.datetime,
+    result: EntryUpsertResult,
+    *,
+    existing: dict[uuid.UUID, tuple[int, int | None, int | None]],
+    force: bool,
+) -> list[tuple[Any, ...]]:
+    """The lines of ``rows`` to write, as tuples in ``LINE_COLUMNS`` order: new ones, and (against what
+    the ledger holds, ``existing``) those whose version moved, all with ``force``. Counts them and the
+    (period, account) pairs they touch into ``result``."""
+    periods, accounts, relations = refs.by_int(Period), refs.by_int(Account), refs.by_int(Relation)
+    line_rows: list[tuple[Any, ...]] = []
+    for r in rows:
+        entry_pk = entry_pks[r.wow_id]
+        for line in r.lines:
+            period_wow_id = line.period_wow_id or r.period_wow_id
+            line_period_id = periods.get(period_wow_id.int) if period_wow_id else None
+            before = existing.get(line.wow_id) if existing else None  # no hashing at all in a first sync
+            if before is None:
+                result.lines.created += 1
+            elif before[0] != line.version or force:
+                result.lines.updated += 1
+                if before[1] is not None:
+                    result.touched_period_ids.add(before[1])
+                    result.touched_accounts.add((before[1], before[2]))
+            else:
+                result.lines.unchanged += 1
+                continue
+            line_account_id = accounts[line.account_wow_id.int] if line.account_wow_id else None
+            if line_period_id is not None:
+                result.touched_period_ids.add(line_period_id)
+                result.touched_accounts.add((line_period_id, line_account_id))
+            line_rows.append(
+                (
+                    client_file_id,
+                    line.wow_id,
+                    line.version,
+                    now,
+                    entry_pk,
+                    line_period_id,
+                    line.line_order,
+                    line_account_id,
+                    relations.get(line.relation_wow_id.int) if line.relation_wow_id else None,
+                    line.amount,
+                    line.vat_code[:20],
+                    line.vat_base,
+                    line.vat_amount,
+                    line.description[:500],
+                    line.value_date,
+                )
+            )
+    return line_rows
+
+
 def _upsert_entries(
     client_file_id: int,
     rows: Sequence[EntryRow],
@@ -265,26 +368,7 @@ def _upsert_entries(
     assume_new: bool,
 ) -> EntryUpsertResult:
     result = EntryUpsertResult()
-    accepted: list[EntryRow] = []
-    periods_by_int, accounts_by_int = refs.by_int(Period), refs.by_int(Account)
-    journals_by_int, relations_by_int = refs.by_int(Journal), refs.by_int(Relation)
-    for row in rows:
-        problem = _check_entry(row, periods_by_int, journals_by_int, accounts_by_int, relations_by_int)
-        if problem is None:
-            try:
-                row = row_admitted(row)  # every other number in range, text clean (admission.py)
-            except ValueError as error:
-                problem = Rejected(
-                    ENTRIES.entity,
-                    str(row.wow_id),
-                    row.reference,
-                    "issue.unreadable",
-                    {"entity": ENTRIES.entity, "detail": str(error)[:400]},
-                )
-        if problem is not None:
-            result.rejected.append(problem)
-        else:
-            accepted.append(row)
+    accepted = _accepted(rows, refs, result.rejected)
     if not accepted:
         return result
 
@@ -315,21 +399,7 @@ def _upsert_entries(
     # A first sync's pages: every document new, so no line of theirs can be stored yet.
     all_new = copy_new and result.entries.created == len(to_write)
     now = timezone.now()
-    entry_rows = [
-        (
-            client_file_id,
-            r.wow_id,
-            r.version,
-            now,
-            journals_by_int.get(r.journal_wow_id.int) if r.journal_wow_id else None,
-            periods_by_int[r.period_wow_id.int] if r.period_wow_id else None,
-            r.doc_number[:40],
-            r.book_date,
-            r.due_date,
-            r.modified,
-        )
-        for r in to_write.values()
-    ]
+    entry_rows = _entry_rows(client_file_id, to_write.values(), refs, now)
     entry_pks = (
         copy_new_rows(Entry, ENTRY_COLUMNS, entry_rows, returning=True, as_text=entry_copy_text)
         if all_new
@@ -341,11 +411,11 @@ def _upsert_entries(
     # What the ledger held for these documents: to count, to delete vanished lines, and to know which
     # periods a moved or deleted line leaves.
     existing: dict[uuid.UUID, tuple[int, int | None, int | None]] = {}
-    lines_of_documents = EntryLine.objects.filter(entry_id__in=entry_pks.values())
-    for wow_id, version, period_id, account_id in (
-        [] if all_new else lines_of_documents.values_list("wow_id", "wow_version", "period_id", "account_id")
-    ):
-        existing[wow_id] = (version, period_id, account_id)
+    if not all_new:
+        for wow_id, version, period_id, account_id in EntryLine.objects.filter(
+            entry_id__in=entry_pks.values()
+        ).values_list("wow_id", "wow_version", "period_id", "account_id"):
+            existing[wow_id] = (version, period_id, account_id)
 
     new_line_ids = {line.wow_id for r in changed_rows for line in r.lines} if existing else set()
     vanished = [wow_id for wow_id in existing if wow_id not in new_line_ids]
@@ -356,51 +426,89 @@ def _upsert_entries(
             client_file_id=client_file_id, wow_id__in=vanished
         ).delete()[0]
 
-    line_rows: list[tuple[Any, ...]] = []
-    for r in changed_rows:
-        entry_pk = entry_pks[r.wow_id]
-        for line in r.lines:
-            period_wow_id = line.period_wow_id or r.period_wow_id
-            line_period_id = periods_by_int.get(period_wow_id.int) if period_wow_id else None
-            before = existing.get(line.wow_id) if existing else None  # no hashing at all in a first sync
-            if before is None:
-                result.lines.created += 1
-            elif before[0] != line.version or force:
-                result.lines.updated += 1
-                if before[1] is not None:
-                    result.touched_period_ids.add(before[1])
-                    result.touched_accounts.add((before[1], before[2]))
-            else:
-                result.lines.unchanged += 1
-                continue
-            line_account_id = accounts_by_int[line.account_wow_id.int] if line.account_wow_id else None
-            if line_period_id is not None:
-                result.touched_period_ids.add(line_period_id)
-                result.touched_accounts.add((line_period_id, line_account_id))
-            line_rows.append(
-                (
-                    client_file_id,
-                    line.wow_id,
-                    line.version,
-                    now,
-                    entry_pk,
-                    line_period_id,
-                    line.line_order,
-                    line_account_id,
-                    relations_by_int.get(line.relation_wow_id.int) if line.relation_wow_id else None,
-                    line.amount,
-                    line.vat_code[:20],
-                    line.vat_base,
-                    line.vat_amount,
-                    line.description[:500],
-                    line.value_date,
-                )
-            )
+    line_rows = _line_rows(
+        client_file_id, changed_rows, entry_pks, refs, now, result, existing=existing, force=force
+    )
     if all_new:
         copy_new_rows(EntryLine, LINE_COLUMNS, line_rows, returning=False, as_text=line_copy_text)
     else:
         write_rows(EntryLine, LINE_COLUMNS, line_rows, update=LINE_COLUMNS[2:])
     return result
+
+
+@dataclasses.dataclass
+class PreparedEntries:
+    """New documents made ready to be COPY-ed, away from the thread that writes them (see
+    ``ledger_prepare_new_entries``): what writing them will have done, and their COPY text."""
+
+    rows: list[EntryRow]  # as handed in: if they cannot go in straight, they are upserted
+    result: EntryUpsertResult
+    entries_text: str
+    lines_text: str
+
+    @classmethod
+    def joined(cls, parts: Sequence[PreparedEntries]) -> PreparedEntries:
+        """Pages prepared one by one, written together."""
+        result = EntryUpsertResult()
+        for part in parts:
+            result.entries.add(part.result.entries)
+            result.lines.add(part.result.lines)
+            result.rejected.extend(part.result.rejected)
+            result.touched_period_ids |= part.result.touched_period_ids
+            result.touched_accounts |= part.result.touched_accounts
+        return cls(
+            rows=[row for part in parts for row in part.rows],
+            result=result,
+            entries_text="".join(part.entries_text for part in parts),
+            lines_text="".join(part.lines_text for part in parts),
+        )
+
+
+def ledger_prepare_new_entries(
+    *, client_file_id: int, rows: Sequence[EntryRow], refs: RefMaps
+) -> PreparedEntries | None:
+    """Everything of writing documents the ledger has none of, but the writing: the checks, the counts,
+    their primary keys (drawn from the sequence on this thread's own connection: a sequence is not
+    transactional, so nothing needs undoing if they are never used) and their COPY text.
+
+    A first sync's pages are prepared in the thread that reads them ahead, so the thread that writes
+    waits on PostgreSQL while the next pages are prepared instead of preparing them between writes
+    (``syncs/engine.py``). ``refs`` must not change meanwhile (it does not while documents are read).
+    None where there is nothing to gain: not PostgreSQL, or a document twice (the usual path counts it once).
+    """
+    if connection.vendor != "postgresql":
+        return None
+    result = EntryUpsertResult()
+    accepted = _accepted(rows, refs, result.rejected)
+    if len({r.wow_id for r in accepted}) != len(accepted):
+        return None
+    result.entries.created = len(accepted)
+    now = timezone.now()
+    entry_pks = dict(zip((r.wow_id for r in accepted), reserve_pks(Entry, len(accepted)), strict=True))
+    entry_rows = [(entry_pks[row[1]], *row) for row in _entry_rows(client_file_id, accepted, refs, now)]
+    line_rows = _line_rows(client_file_id, accepted, entry_pks, refs, now, result, existing={}, force=False)
+    return PreparedEntries(
+        rows=list(rows),
+        result=result,
+        entries_text=entry_copy_text(entry_rows),
+        lines_text=line_copy_text(line_rows),
+    )
+
+
+def ledger_write_prepared_entries(
+    *, client_file_id: int, prepared: PreparedEntries, refs: RefMaps
+) -> EntryUpsertResult:
+    """Write documents prepared by ``ledger_prepare_new_entries``: straight in when none of them exists
+    (as it was when they were prepared), else (the unique constraint refuses the COPY, which rolls back
+    to the savepoint) upserted as ``ledger_upsert_entries`` would."""
+    try:
+        with transaction.atomic():
+            copy_text(Entry, ("id", *ENTRY_COLUMNS), prepared.entries_text)
+            copy_text(EntryLine, LINE_COLUMNS, prepared.lines_text)
+            return prepared.result
+    except (IntegrityError, psycopg.IntegrityError):
+        pass
+    return _upsert_entries(client_file_id, prepared.rows, refs, force=False, copy_new=False, assume_new=False)
 
 
 def ledger_refresh_statistics() -> None:

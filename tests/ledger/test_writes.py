@@ -11,7 +11,15 @@ from decimal import Decimal
 import pytest
 from django.db import connection, models, transaction
 
-from clients.ledger import EntryRow, LineRow, RefMaps, ledger_upsert_entries
+from clients.ledger import (
+    EntryRow,
+    LineRow,
+    PreparedEntries,
+    RefMaps,
+    ledger_prepare_new_entries,
+    ledger_upsert_entries,
+    ledger_write_prepared_entries,
+)
 from clients.models import Account, ClientFile, Entry, EntryLine
 from silverfin_sync.notices import Notice
 from tests.factories import ClientFileFactory
@@ -254,3 +262,58 @@ def test_the_copy_text_of_documents_and_lines_reads_back_exactly() -> None:
         None,
         "",
     )
+
+
+# --- documents prepared away from the writing thread (a first sync's pages) -------------------------
+
+
+def _prepare(client_file: ClientFile, refs: RefMaps, rows: list[EntryRow]) -> PreparedEntries:
+    prepared = ledger_prepare_new_entries(client_file_id=client_file.pk, rows=rows, refs=refs)
+    assert prepared is not None
+    return prepared
+
+
+def test_prepared_pages_written_together_give_what_writing_them_one_by_one_gives() -> None:
+    client_file, refs, accounts = _world()
+    pages = [[_document(refs, accounts, f"{page}.{n}") for n in range(1, 6)] for page in range(1, 4)]
+    refused = dataclasses.replace(_document(refs, accounts, "1.00"), period_wow_id=uuid.uuid4())
+
+    prepared = PreparedEntries.joined([_prepare(client_file, refs, rows) for rows in [*pages[:2], [refused]]])
+    with transaction.atomic():
+        result = ledger_write_prepared_entries(client_file_id=client_file.pk, prepared=prepared, refs=refs)
+
+    written = [row for rows in pages[:2] for row in rows]
+    assert (result.entries.created, result.lines.created) == (10, 20)
+    assert [(r.wow_id, r.code) for r in result.rejected] == [(str(refused.wow_id), "issue.unknown_period")]
+    stored = {
+        e.wow_id: (e.doc_number, sorted(e.lines.values_list("wow_id", "amount")))
+        for e in Entry.objects.filter(client_file=client_file)
+    }
+    assert stored == {
+        row.wow_id: (row.doc_number, sorted((line.wow_id, line.amount) for line in row.lines))
+        for row in written
+    }
+    assert written[0].period_wow_id is not None
+    period_id = refs.periods[written[0].period_wow_id]
+    assert result.touched_period_ids == {period_id}
+    assert result.touched_accounts == {(period_id, account.pk) for account in accounts}
+
+
+def test_a_prepared_document_that_exists_by_the_time_it_is_written_is_updated_not_duplicated() -> None:
+    client_file, refs, accounts = _world()
+    first = _document(refs, accounts, "10.00")
+    prepared = _prepare(client_file, refs, [first, _document(refs, accounts, "3.00")])
+    ledger_upsert_entries(client_file_id=client_file.pk, rows=[first], refs=refs)  # meanwhile
+
+    with transaction.atomic():
+        result = ledger_write_prepared_entries(client_file_id=client_file.pk, prepared=prepared, refs=refs)
+        assert Entry.objects.filter(client_file=client_file).count() == 2  # the refused COPY left no trace
+
+    assert (result.entries.created, result.entries.unchanged) == (1, 1)
+    assert EntryLine.objects.filter(client_file=client_file).count() == 4
+
+
+def test_a_page_holding_a_document_twice_is_not_prepared_but_written_the_usual_way() -> None:
+    client_file, refs, accounts = _world()
+    twice = _document(refs, accounts, "7.00")
+    assert ledger_prepare_new_entries(client_file_id=client_file.pk, rows=[twice, twice], refs=refs) is None
