@@ -219,8 +219,11 @@ def copy_str(value: str) -> str:
 
 
 def entry_copy_text(rows: Sequence[tuple[Any, ...]]) -> str:
-    """Documents as COPY text: each its pk, then ``ENTRY_COLUMNS``."""
+    """Documents as COPY text: each its pk, then ``ENTRY_COLUMNS`` (the write time formatted once, as for
+    lines)."""
     text = []
+    synced_at: object = None
+    synced_text = ""
     for (
         pk,
         client_file,
@@ -234,8 +237,10 @@ def entry_copy_text(rows: Sequence[tuple[Any, ...]]) -> str:
         due_date,
         modified,
     ) in rows:
+        if synced is not synced_at:
+            synced_at, synced_text = synced, synced.isoformat()
         text.append(
-            f"{pk}\t{client_file}\t{wow_id.int:032x}\t{version}\t{synced.isoformat()}\t"
+            f"{pk}\t{client_file}\t{wow_id.int:032x}\t{version}\t{synced_text}\t"
             f"{NULL if journal is None else journal}\t{NULL if period is None else period}\t"
             f"{copy_str(doc_number)}\t{NULL if book_date is None else book_date.isoformat()}\t"
             f"{NULL if due_date is None else due_date.isoformat()}\t"
