@@ -245,8 +245,10 @@ def _check_still_wanted_now_and_then(state: RunState) -> None:
 # A run that creates this many lines is a bulk load: the planner's statistics are refreshed after it.
 BULK_LOAD_LINES = 20_000
 # At most this many pages of documents are written in one transaction, when the fetch has run that far
-# ahead of the writing (and as many are fetched ahead); see _read_stream.
+# ahead of the writing (see _read_stream): the one taken, and those waiting (PAGES_AHEAD at most). More
+# pages ahead cost memory: a large first sync's peak, which must stay near a small one's, grows with it.
 PAGES_WRITTEN_TOGETHER = 3
+PAGES_AHEAD = 2
 
 # A run allocates millions of short-lived objects (WoW's JSON, ledger rows), nearly none of them in cycles:
 # refcounting frees them. The cyclic collector's default (a pass every 700 allocations) cost a fifth of
@@ -424,7 +426,7 @@ def _read_stream(
     prepare = assume_new and state.lock_watch is None
     with Prefetcher(
         _prepared_pages(state, pages, prepare=prepare),
-        depth=PAGES_WRITTEN_TOGETHER,
+        depth=PAGES_AHEAD,
         name=f"sync-run-{state.run.pk}-{stream.key}",
     ) as ahead:
         for arrived in ahead:
@@ -490,19 +492,25 @@ def _write_page(
     pages: int = 1,
     prepared: ledger.PreparedEntries | None = None,
 ) -> None:
-    with transaction.atomic():
-        written = _upsert(state, stream, page.rows, force=force, assume_new=assume_new, prepared=prepared)
-        _record_rejections(state, page.rejected)
-        if cursor is not None and page.last_key != NO_KEY:
-            # Pages come in WoW's own (Modified, Id) order, so the last key is the furthest; WoW may order
-            # Ids differently from Python, so it is taken as it is, never compared here. (A reader reading
-            # parts side by side hands NO_KEY while the cursor may not move yet.)
-            cursor.modified, cursor.last_id = page.last_key
-            cursor.save(update_fields=["modified", "last_id", "updated_at"])
-        state.progress["pages"] = state.progress.get("pages", 0) + pages
-        state.progress["stream_pages"] = state.progress.get("stream_pages", 0) + pages
-        state.progress["records"] = state.progress.get("records", 0) + len(page.rows) + len(page.rejected)
-        _save_progress(state)
+    try:
+        with transaction.atomic():
+            written = _upsert(state, stream, page.rows, force=force, assume_new=assume_new, prepared=prepared)
+            _record_rejections(state, page.rejected)
+            if cursor is not None and page.last_key != NO_KEY:
+                # Pages come in WoW's own (Modified, Id) order, so the last key is the furthest; WoW may order
+                # Ids differently from Python, so it is taken as it is, never compared here. (A reader
+                # reading parts side by side hands NO_KEY while the cursor may not move yet.)
+                cursor.modified, cursor.last_id = page.last_key
+                cursor.save(update_fields=["modified", "last_id", "updated_at"])
+            state.progress["pages"] = state.progress.get("pages", 0) + pages
+            state.progress["stream_pages"] = state.progress.get("stream_pages", 0) + pages
+            state.progress["records"] = state.progress.get("records", 0) + len(page.rows) + len(page.rejected)
+            _save_progress(state)
+    except ledger.PreparedEntriesStale:
+        # A prepared document is in the ledger after all: the page's transaction rolled back whole (before
+        # anything of the run's state changed), and the page is written the usual way, upserted.
+        _write_page(state, stream, page, cursor, force=force, assume_new=False, pages=pages)
+        return
     logger.debug("Run %s: %s page, %s written", state.run.pk, stream, written)
 
 
@@ -516,6 +524,12 @@ def _upsert(
     prepared: ledger.PreparedEntries | None = None,
 ) -> int:
     client_file_id, refs = state.client_file_id, state.refs
+    if prepared is not None:
+        # First, so that a page found stale (PreparedEntriesStale) has changed nothing of the run's state
+        # before its transaction is rolled back and it is written the usual way (see _write_page).
+        result = ledger.ledger_write_prepared_entries(prepared=prepared)
+        _note_written(state, stream, rows, force=False, assume_new=True)
+        return _count_entries(state, stream, result)
     # WoW may send the same object twice in one answer: it is one object, counted once.
     rows = list({row.wow_id: row for row in rows}.values())
     _note_written(state, stream, rows, force=force, assume_new=assume_new)
@@ -529,13 +543,13 @@ def _upsert(
         return counts.written
     if state.lock_watch is not None:
         state.lock_watch.before_entries(rows, refs)
-    result = (
-        ledger.ledger_write_prepared_entries(client_file_id=client_file_id, prepared=prepared, refs=refs)
-        if prepared is not None
-        else ledger.ledger_upsert_entries(
-            client_file_id=client_file_id, rows=rows, refs=refs, force=force, assume_new=assume_new
-        )
+    result = ledger.ledger_upsert_entries(
+        client_file_id=client_file_id, rows=rows, refs=refs, force=force, assume_new=assume_new
     )
+    return _count_entries(state, stream, result)
+
+
+def _count_entries(state: RunState, stream: Stream, result: ledger.EntryUpsertResult) -> int:
     state.count(ENTRIES.key).add(result.entries)
     state.count(LINES_KEY).add(result.lines)
     if result.rejected:

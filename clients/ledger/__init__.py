@@ -40,6 +40,7 @@ from .rows import (
 )
 from .writer import (
     PreparedEntries,
+    PreparedEntriesStale,
     RefMaps,
     ledger_delete_entries,
     ledger_delete_lines,
@@ -61,6 +62,7 @@ __all__ = [
     "MasterRow",
     "PeriodRow",
     "PreparedEntries",
+    "PreparedEntriesStale",
     "RefMaps",
     "Rejected",
     "RelationRow",

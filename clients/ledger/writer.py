@@ -441,7 +441,6 @@ class PreparedEntries:
     """New documents made ready to be COPY-ed, away from the thread that writes them (see
     ``ledger_prepare_new_entries``): what writing them will have done, and their COPY text."""
 
-    rows: list[EntryRow]  # as handed in: if they cannot go in straight, they are upserted
     result: EntryUpsertResult
     entries_text: str
     lines_text: str
@@ -457,7 +456,6 @@ class PreparedEntries:
             result.touched_period_ids |= part.result.touched_period_ids
             result.touched_accounts |= part.result.touched_accounts
         return cls(
-            rows=[row for part in parts for row in part.rows],
             result=result,
             entries_text="".join(part.entries_text for part in parts),
             lines_text="".join(part.lines_text for part in parts),
@@ -488,27 +486,30 @@ def ledger_prepare_new_entries(
     entry_rows = [(entry_pks[row[1]], *row) for row in _entry_rows(client_file_id, accepted, refs, now)]
     line_rows = _line_rows(client_file_id, accepted, entry_pks, refs, now, result, existing={}, force=False)
     return PreparedEntries(
-        rows=list(rows),
         result=result,
         entries_text=entry_copy_text(entry_rows),
         lines_text=line_copy_text(line_rows),
     )
 
 
-def ledger_write_prepared_entries(
-    *, client_file_id: int, prepared: PreparedEntries, refs: RefMaps
-) -> EntryUpsertResult:
-    """Write documents prepared by ``ledger_prepare_new_entries``: straight in when none of them exists
-    (as it was when they were prepared), else (the unique constraint refuses the COPY, which rolls back
-    to the savepoint) upserted as ``ledger_upsert_entries`` would."""
+class PreparedEntriesStale(Exception):
+    """A prepared document exists in the ledger after all: the caller's transaction must be rolled back
+    and the rows upserted (``ledger_upsert_entries``) instead."""
+
+
+def ledger_write_prepared_entries(*, prepared: PreparedEntries) -> EntryUpsertResult:
+    """COPY documents prepared by ``ledger_prepare_new_entries``, in the caller's transaction.
+
+    No savepoint of its own: on the writing thread of a first sync each round trip to PostgreSQL waits for
+    a CPU busy with the reading, and a savepoint and its release were two of a page's ten. When a document
+    exists after all (as it did not when the ledger was found empty), the unique constraint refuses the
+    COPY and this raises ``PreparedEntriesStale``: the caller rolls its transaction back and upserts."""
     try:
-        with transaction.atomic():
-            copy_text(Entry, ("id", *ENTRY_COLUMNS), prepared.entries_text)
-            copy_text(EntryLine, LINE_COLUMNS, prepared.lines_text)
-            return prepared.result
-    except (IntegrityError, psycopg.IntegrityError):
-        pass
-    return _upsert_entries(client_file_id, prepared.rows, refs, force=False, copy_new=False, assume_new=False)
+        copy_text(Entry, ("id", *ENTRY_COLUMNS), prepared.entries_text)
+        copy_text(EntryLine, LINE_COLUMNS, prepared.lines_text)
+    except (IntegrityError, psycopg.IntegrityError) as error:
+        raise PreparedEntriesStale from error
+    return prepared.result
 
 
 def ledger_refresh_statistics() -> None:

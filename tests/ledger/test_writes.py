@@ -15,6 +15,7 @@ from clients.ledger import (
     EntryRow,
     LineRow,
     PreparedEntries,
+    PreparedEntriesStale,
     RefMaps,
     ledger_prepare_new_entries,
     ledger_upsert_entries,
@@ -280,7 +281,7 @@ def test_prepared_pages_written_together_give_what_writing_them_one_by_one_gives
 
     prepared = PreparedEntries.joined([_prepare(client_file, refs, rows) for rows in [*pages[:2], [refused]]])
     with transaction.atomic():
-        result = ledger_write_prepared_entries(client_file_id=client_file.pk, prepared=prepared, refs=refs)
+        result = ledger_write_prepared_entries(prepared=prepared)
 
     written = [row for rows in pages[:2] for row in rows]
     assert (result.entries.created, result.lines.created) == (10, 20)
@@ -299,18 +300,20 @@ def test_prepared_pages_written_together_give_what_writing_them_one_by_one_gives
     assert result.touched_accounts == {(period_id, account.pk) for account in accounts}
 
 
-def test_a_prepared_document_that_exists_by_the_time_it_is_written_is_updated_not_duplicated() -> None:
+def test_a_prepared_document_that_exists_by_the_time_it_is_written_is_refused_and_leaves_nothing() -> None:
     client_file, refs, accounts = _world()
     first = _document(refs, accounts, "10.00")
     prepared = _prepare(client_file, refs, [first, _document(refs, accounts, "3.00")])
     ledger_upsert_entries(client_file_id=client_file.pk, rows=[first], refs=refs)  # meanwhile
 
-    with transaction.atomic():
-        result = ledger_write_prepared_entries(client_file_id=client_file.pk, prepared=prepared, refs=refs)
-        assert Entry.objects.filter(client_file=client_file).count() == 2  # the refused COPY left no trace
+    with pytest.raises(PreparedEntriesStale), transaction.atomic():
+        ledger_write_prepared_entries(prepared=prepared)
 
-    assert (result.entries.created, result.entries.unchanged) == (1, 1)
-    assert EntryLine.objects.filter(client_file=client_file).count() == 4
+    # The caller's transaction rolled back: the document stored meanwhile, and nothing of the COPY.
+    assert list(Entry.objects.filter(client_file=client_file).values_list("wow_id", flat=True)) == [
+        first.wow_id
+    ]
+    assert EntryLine.objects.filter(client_file=client_file).count() == 2
 
 
 def test_a_page_holding_a_document_twice_is_not_prepared_but_written_the_usual_way() -> None:
