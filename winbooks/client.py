@@ -130,16 +130,22 @@ class _CallSlot:
 
     def __init__(self, take: Callable[[float], AbstractContextManager[None]], seconds: float) -> None:
         self._take = take
-        self._seconds = seconds
+        self._seconds = seconds  # the lease: how long a worker that dies holding the slot keeps it
         self._held: AbstractContextManager[None] | None = None
+        self._lease_end = 0.0
         self.ended = False
 
     @contextlib.contextmanager
-    def use(self) -> Iterator[None]:
+    def use(self, needed: float) -> Iterator[None]:
+        """The slot for an exchange that may last ``needed`` seconds: the one held, unless its lease could
+        end before the exchange does (a long chain), then a fresh one."""
+        if self._held is not None and self._lease_end - time.monotonic() < needed:
+            self.release()
         if self._held is None:
             held = self._take(self._seconds)
             held.__enter__()  # SlotUnavailable from here ends the call, as from a slot of one exchange
             self._held = held
+            self._lease_end = time.monotonic() + self._seconds
         yield
 
     def release(self) -> None:
@@ -717,7 +723,7 @@ class WinbooksClient:
             return contextlib.nullcontext()
         holder = self._call_slot_holder()
         if holder is not None:
-            return holder.use()
+            return holder.use(max(0.0, exchange.remaining()))
         return self._exchange_slot(max(0.0, exchange.remaining()))
 
     def _call_slot_holder(self) -> _CallSlot | None:
@@ -732,7 +738,9 @@ class WinbooksClient:
         if self._exchange_slot is None or self._call_slot_holder() is not None:
             yield
             return
-        holder = _CallSlot(self._exchange_slot, self._limits.max_call_seconds)
+        # Leased for two exchanges' deadlines: a chain is seconds long, and one that outlasts the lease
+        # takes a fresh slot; a worker that dies holding one frees it as soon as a slot of one exchange.
+        holder = _CallSlot(self._exchange_slot, 2 * self._limits.deadline)
         self._thread_slot.holder = holder
         try:
             yield

@@ -7,14 +7,17 @@ cap across workers tests/reliability/test_fair_sharing.py holds against real Red
 from __future__ import annotations
 
 import contextlib
+import json
+import time
 from collections.abc import Generator, Iterator
 from datetime import timedelta
+from typing import Any
 
 import responses
 from responses import matchers
 
 from tests.winbooks.fake_api import API, EMAIL, NOW
-from winbooks import TokenSet, WinbooksClient
+from winbooks import Limits, TokenSet, WinbooksClient
 
 LIST_URL = f"{API}/app/Journals/Folder/DEMO?maxLevel=1"
 TOKEN_URL = f"{API}/OAuth20/Token"
@@ -29,10 +32,12 @@ class Slots:
         self.held = 0
         self.most_held = 0
         self.held_while_sleeping: list[int] = []
+        self.leases: list[float] = []
 
     @contextlib.contextmanager
     def __call__(self, seconds: float) -> Iterator[None]:
         assert seconds > 0
+        self.leases.append(seconds)
         self.taken += 1
         self.held += 1
         self.most_held = max(self.most_held, self.held)
@@ -45,15 +50,16 @@ class Slots:
         self.held_while_sleeping.append(self.held)
 
 
-def make_client(slots: Slots, tokens: TokenSet = TOKENS) -> WinbooksClient:
+def make_client(slots: Slots, limits: Limits | None = None) -> WinbooksClient:
     return WinbooksClient(
         api_url=API,
         email=EMAIL,
-        tokens=tokens,
+        tokens=TOKENS,
         now=lambda: NOW,
         sleep=slots.sleep,
         random=lambda: 0.0,
         exchange_slot=slots,
+        limits=limits,
     )
 
 
@@ -70,6 +76,22 @@ def test_a_request_and_its_continuations_take_one_slot(rsps: responses.RequestsM
     assert [item["Code"] for item in client.iter_all("Journal", "DEMO")] == ["A", "B", "C"]
     assert client.api_calls == 3
     assert (slots.taken, slots.most_held, slots.held) == (1, 1, 0)  # one slot, given back at the end
+    assert slots.leases == [2 * Limits().deadline]  # a worker dying with it frees it after two deadlines
+
+
+def test_a_chain_that_outlasts_its_slot_s_lease_takes_a_fresh_one_and_never_two(
+    rsps: responses.RequestsMock,
+) -> None:
+    def slow(request: Any) -> tuple[int, dict[str, str], str]:
+        time.sleep(0.15)
+        number = int(request.headers.get("ContinuePath", "p0")[1:]) + 1
+        return 200, ({"ContinuePath": f"p{number}"} if number < 4 else {}), json.dumps([{"Code": number}])
+
+    rsps.add_callback(responses.GET, LIST_URL, callback=slow)
+    slots = Slots()
+    client = make_client(slots, Limits(deadline=0.2))  # a lease of 0.4 s: it runs out at the third chunk
+    assert [item["Code"] for item in client.iter_all("Journal", "DEMO")] == [1, 2, 3, 4]
+    assert slots.taken >= 2 and (slots.most_held, slots.held) == (1, 0)
 
 
 def test_each_call_takes_a_slot_of_its_own(rsps: responses.RequestsMock) -> None:
