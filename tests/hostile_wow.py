@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 
 _ITEM = (
     b'{"Id":"00000000-0000-0000-0000-00000000000%d","Code":"%d","Label":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"},'
@@ -173,6 +173,16 @@ def hostile_server(behaviour: str, **settings: Any) -> Iterator[HostileServer]:
     server.behaviour = behaviour
     for name, value in settings.items():
         setattr(server, name, value)
+    with serving(server):
+        yield server
+
+
+ServerT = TypeVar("ServerT", bound=ThreadingHTTPServer)
+
+
+@contextmanager
+def serving(server: ServerT) -> Iterator[ServerT]:
+    """``server`` answering in a thread of its own until the block ends, then closed."""
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:

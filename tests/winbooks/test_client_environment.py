@@ -7,9 +7,6 @@ against a real HTTP server on loopback.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -17,6 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.hostile_wow import serving
 from tests.winbooks.fake_api import EMAIL, NOW
 from winbooks import TokenSet, WinbooksClient
 from winbooks.transport import bounded_session
@@ -52,18 +50,6 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-@contextmanager
-def _recorder() -> Iterator[_Recorder]:
-    server = _Recorder()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def _client(api_url: str) -> WinbooksClient:
     return WinbooksClient(api_url=api_url, email=EMAIL, tokens=TOKENS, now=lambda: NOW, sleep=lambda s: None)
 
@@ -88,7 +74,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 def test_a_netrc_entry_for_the_host_does_not_replace_the_bearer_token(clean_environment: Path) -> None:
     (clean_environment / ".netrc").write_text("machine 127.0.0.1 login someone password hunter2\n")
     (clean_environment / ".netrc").chmod(0o600)
-    with _recorder() as server:
+    with serving(_Recorder()) as server:
         # The control: requests itself, on its own, would send the netrc's credentials.
         assert requests.get(f"{server.url}/control", timeout=5).ok
         with _client(server.url) as client:
@@ -102,7 +88,7 @@ def test_a_netrc_entry_for_the_host_does_not_replace_the_bearer_token(clean_envi
 def test_requests_go_through_the_proxy_the_environment_names(
     clean_environment: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with _recorder() as proxy:
+    with serving(_Recorder()) as proxy:
         monkeypatch.setenv("HTTP_PROXY", proxy.url)
         with _client("http://wow.invalid") as client:
             assert list(client.iter_all("Journal", "DEMO")) == []
