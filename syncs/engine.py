@@ -21,6 +21,7 @@ import functools
 import gc
 import json
 import logging
+import sys
 import time
 import uuid
 from collections import deque
@@ -169,7 +170,7 @@ def sync_run_execute(*, run_id: int, reader: Reader | None = None) -> SyncRun:
             connection_id=link.connection_id, company_code=link.company_code
         )
         state = RunState.resume(run, link, reader)
-        with _fewer_collections(), Heartbeat(run.pk, run.claimed_by) as heartbeat:
+        with _fewer_collections(), _quick_gil_handover(), Heartbeat(run.pk, run.claimed_by) as heartbeat:
             state.heartbeat = heartbeat
             _sync(state)
     except RunLost:
@@ -264,6 +265,23 @@ def _fewer_collections() -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*before)
+
+
+# While the run's thread writes, the read-ahead threads compute (decode, convert, format COPY text) holding
+# the GIL. After each round trip to PostgreSQL the writing thread waits for the GIL, which a computing thread
+# gives up only after the switch interval (5 ms by default): with about ten round trips per page, that wait,
+# not the database, was the first sync's critical path (docs/architecture.md, "Requests in flight").
+RUN_GIL_SWITCH_SECONDS = 0.0005
+
+
+@contextlib.contextmanager
+def _quick_gil_handover() -> Iterator[None]:
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(RUN_GIL_SWITCH_SECONDS)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
 
 
 @contextlib.contextmanager

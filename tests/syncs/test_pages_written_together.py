@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from typing import Any
 
 import pytest
@@ -59,3 +60,22 @@ def test_a_first_sync_that_finds_documents_after_all_upserts_them_instead(
     )
     assert_ledger_equals_sandbox(link.client_file, wow_sandbox.snapshot())
     assert run.progress["pages"] >= 1
+
+
+@pytest.mark.django_db
+def test_a_run_hands_the_gil_over_quickly_while_it_runs_and_restores_the_interval_after(
+    link: ClientLink, wow_sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[float] = []
+    sync = engine._sync
+
+    def watched(state: Any) -> None:
+        seen.append(sys.getswitchinterval())
+        sync(state)
+
+    monkeypatch.setattr(engine, "_sync", watched)
+    before = sys.getswitchinterval()
+    run = sync_run_execute(run_id=SyncRun.objects.get(link=link).pk)
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert seen == [engine.RUN_GIL_SWITCH_SECONDS] and before > engine.RUN_GIL_SWITCH_SECONDS
+    assert sys.getswitchinterval() == before
