@@ -130,7 +130,11 @@ def _csv(header: Sequence[object], rows: list[list[str | Decimal]]) -> bytes:
     separators."""
     decimal = str(get_format("DECIMAL_SEPARATOR"))
     buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";" if decimal == "," else ",", lineterminator="\r\n")
+    writer = csv.writer(
+        buffer,
+        delimiter=";" if decimal == "," else ",",
+        lineterminator="\r\n",  # pragma: no mutate (the csv module's default too; said for the reader)
+    )
     writer.writerow([str(title) for title in header])
     for row in rows:
         writer.writerow(

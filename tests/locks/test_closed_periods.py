@@ -19,6 +19,7 @@ from clients.models import Account, Membership, Period, Profile, Role
 from notifications.models import SentNotification
 from notifications.services import notification_settings_set
 from syncs.engine import sync_run_execute
+from syncs.exports import CSV_CONTENT_TYPE, XLSX_CONTENT_TYPE
 from syncs.locks import books_lock_set, change_alert_accept
 from syncs.models import AuditEvent, ChangeAlert, ChangeAlertItem, ClientLink, SyncRun
 from syncs.runs import sync_run_request
@@ -212,6 +213,7 @@ def test_a_closed_periods_downloads_say_whether_they_are_current_or_as_locked(
 
     as_locked = _download(client, world, "trial_balance_csv", "?period=2024-03&as_locked=1")
     assert as_locked["Content-Disposition"].endswith('-trial-balance-2024-03-as-locked.csv"')
+    assert as_locked["Content-Type"] == current["Content-Type"] == CSV_CONTENT_TYPE
     header, *rows = csv.reader(io.StringIO(as_locked.content.decode("utf-8-sig"), newline=""))
     assert header == [
         "Account",
@@ -234,9 +236,11 @@ def test_a_closed_periods_downloads_say_whether_they_are_current_or_as_locked(
 
     workbook = _download(client, world, "trial_balance_xlsx", "?period=2024-03&as_locked=1")
     assert workbook["Content-Disposition"].endswith('-trial-balance-2024-03-as-locked.xlsx"')
+    assert workbook["Content-Type"] == XLSX_CONTENT_TYPE
     sheet = openpyxl.load_workbook(io.BytesIO(workbook.content)).active
     assert sheet is not None
-    assert "trial balance as locked, " in str(sheet["A1"].value)
+    file = link.client_file
+    assert sheet["A1"].value == f"{file.name} ({file.file_code}): trial balance as locked, 2024-03"
     assert str(sheet["A2"].value).startswith("The books are closed up to ")
     current_book = openpyxl.load_workbook(
         io.BytesIO(_download(client, world, "trial_balance_xlsx", "?period=2024-03").content)
