@@ -269,8 +269,8 @@ def _fewer_collections() -> Iterator[None]:
 
 # While the run's thread writes, the read-ahead threads compute (decode, convert, format COPY text) holding
 # the GIL. After each round trip to PostgreSQL the writing thread waits for the GIL, which a computing thread
-# gives up only after the switch interval (5 ms by default): with about ten round trips per page, that wait,
-# not the database, was the first sync's critical path (docs/architecture.md, "Requests in flight").
+# gives up only after the switch interval (5 ms by default): with about ten round trips per page, that wait
+# was much of the first sync's critical path (docs/architecture.md, "The first sync's writing thread").
 RUN_GIL_SWITCH_SECONDS = 0.0005
 
 
