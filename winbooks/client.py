@@ -739,7 +739,8 @@ class WinbooksClient:
             yield
             return
         # Leased for two exchanges' deadlines: a chain is seconds long, and one that outlasts the lease
-        # takes a fresh slot; a worker that dies holding one frees it as soon as a slot of one exchange.
+        # takes a fresh slot; a worker that dies holding one frees it when the lease ends, as with a slot
+        # of one exchange (whose lease is one deadline).
         holder = _CallSlot(self._exchange_slot, 2 * self._limits.deadline)
         self._thread_slot.holder = holder
         try:
