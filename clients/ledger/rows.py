@@ -149,3 +149,10 @@ class EntryUpsertResult:
     touched_period_ids: set[int] = field(default_factory=set)
     # (period, account) pairs whose lines changed: what the run's proof must compare account by account.
     touched_accounts: set[tuple[int, int | None]] = field(default_factory=set)
+
+    def add(self, other: EntryUpsertResult) -> None:
+        self.entries.add(other.entries)
+        self.lines.add(other.lines)
+        self.rejected.extend(other.rejected)
+        self.touched_period_ids |= other.touched_period_ids
+        self.touched_accounts |= other.touched_accounts

@@ -450,11 +450,7 @@ class PreparedEntries:
         """Pages prepared one by one, written together."""
         result = EntryUpsertResult()
         for part in parts:
-            result.entries.add(part.result.entries)
-            result.lines.add(part.result.lines)
-            result.rejected.extend(part.result.rejected)
-            result.touched_period_ids |= part.result.touched_period_ids
-            result.touched_accounts |= part.result.touched_accounts
+            result.add(part.result)
         return cls(
             result=result,
             entries_text="".join(part.entries_text for part in parts),
