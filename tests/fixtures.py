@@ -9,6 +9,7 @@ import email.message
 import email.policy
 import mailbox
 import os
+import re
 import subprocess
 import sys
 import time
@@ -83,6 +84,16 @@ def other_world(db: None) -> FirmWorld:
     return make_firm_world("beta")
 
 
+def delivery_order(key: str) -> tuple[int, int, int]:
+    """A Maildir key's place in delivery order. The key is ``<seconds>.M<microseconds>P<pid>Q<count>.<host>``
+    with nothing zero-padded, so sorting keys as text put ``M99999`` after ``M100000`` and read two mails
+    sent in order back swapped."""
+    found = re.match(r"(\d+)\.M(\d+)P\d+Q(\d+)\.", key)
+    assert found, f"not a Maildir key of Python's mailbox module: {key}"
+    seconds, microseconds, count = found.groups()
+    return int(seconds), int(microseconds), int(count)
+
+
 class SmtpMail:
     """The messages the suite's SMTP server (aiosmtpd, started by tests/services.py) received."""
 
@@ -93,8 +104,9 @@ class SmtpMail:
         self.maildir.clear()
 
     def messages(self) -> list[email.message.EmailMessage]:
+        """The messages in the order the server received them."""
         parsed = []
-        for key in sorted(self.maildir.keys()):
+        for key in sorted(self.maildir.keys(), key=delivery_order):
             raw = self.maildir.get_bytes(key)
             parsed.append(
                 email.message_from_bytes(raw, _class=email.message.EmailMessage, policy=email.policy.default)
