@@ -85,12 +85,14 @@ def test_a_chain_that_outlasts_its_slot_s_lease_takes_a_fresh_one_and_never_two(
     def slow(request: Any) -> tuple[int, dict[str, str], str]:
         time.sleep(0.15)
         number = int(request.headers.get("ContinuePath", "p0")[1:]) + 1
-        return 200, ({"ContinuePath": f"p{number}"} if number < 4 else {}), json.dumps([{"Code": number}])
+        return 200, ({"ContinuePath": f"p{number}"} if number < 6 else {}), json.dumps([{"Code": number}])
 
     rsps.add_callback(responses.GET, LIST_URL, callback=slow)
     slots = Slots()
-    client = make_client(slots, Limits(deadline=0.2))  # a lease of 0.4 s: it runs out at the third chunk
-    assert [item["Code"] for item in client.iter_all("Journal", "DEMO")] == [1, 2, 3, 4]
+    # A lease of 1 s: at the fifth chunk (0.6 s in) less than one deadline is left of it. Each chunk keeps
+    # 0.35 s from its own deadline, so a loaded machine does not turn the test into a timeout.
+    client = make_client(slots, Limits(deadline=0.5))
+    assert [item["Code"] for item in client.iter_all("Journal", "DEMO")] == [1, 2, 3, 4, 5, 6]
     assert slots.taken >= 2 and (slots.most_held, slots.held) == (1, 0)
 
 
