@@ -72,6 +72,20 @@ class WowSums:
         return sums
 
 
+@pytest.fixture
+def saved(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Each progress the engine saves during the test, as it was when saved."""
+    progresses: list[dict[str, Any]] = []
+    save_progress = engine._save_progress
+
+    def recording(state: Any) -> None:
+        progresses.append(dict(state.progress))
+        save_progress(state)
+
+    monkeypatch.setattr(engine, "_save_progress", recording)
+    return progresses
+
+
 def run_sync(link: ClientLink, reader: Any = None) -> SyncRun:
     run, _ = sync_run_request(link=link, trigger=SyncRun.Trigger.MANUAL)
     return sync_run_execute(run_id=run.pk, reader=reader)
@@ -139,20 +153,12 @@ def test_an_account_only_wow_has_sums_for_is_reported_under_its_wow_id(
 
 
 def test_while_a_period_is_read_again_the_runs_progress_says_so(
-    link: ClientLink, wow_sandbox: Any, monkeypatch: pytest.MonkeyPatch
+    link: ClientLink, wow_sandbox: Any, saved: list[dict[str, Any]]
 ) -> None:
     document = first_document(wow_sandbox)
     period_wow = uuid.UUID(document["BookPeriod_Id"])
     wow = WowSums(link)
     wow.off[(period_wow, uuid.UUID(document["GLTransactions"][0]["GLAccount_Id"]))] = (0, Decimal(1))
-    saved: list[dict[str, Any]] = []
-    save_progress = engine._save_progress
-
-    def recording(state: Any) -> None:
-        saved.append(dict(state.progress))
-        save_progress(state)
-
-    monkeypatch.setattr(engine, "_save_progress", recording)
     run_sync(link, wow)
     period = Period.objects.get(client_file=link.client_file, wow_id=period_wow)
     phases = [progress.get("stream") for progress in saved]
@@ -349,7 +355,7 @@ def test_each_batch_of_periods_is_proven_on_the_accounts_moved_in_its_own_period
 
 
 def test_the_proof_starts_its_own_page_count_after_the_gap_check_read_pages(
-    link: ClientLink, wow_sandbox: Any, monkeypatch: pytest.MonkeyPatch
+    link: ClientLink, wow_sandbox: Any, saved: list[dict[str, Any]]
 ) -> None:
     """A change WoW committed late (its Modified behind the cursor) is read by the gap check, page by page
     under "deletes"; the run's progress then says the proof has read no page yet, not the gap check's."""
@@ -361,14 +367,7 @@ def test_the_proof_starts_its_own_page_count_after_the_gap_check_read_pages(
         {"DocNumber": 999, "Modified": "/Date(1600000000000)/"},
     )
     assert late.ok, late.text
-    saved: list[dict[str, Any]] = []
-    save_progress = engine._save_progress
-
-    def recording(state: Any) -> None:
-        saved.append(dict(state.progress))
-        save_progress(state)
-
-    monkeypatch.setattr(engine, "_save_progress", recording)
+    saved.clear()  # the second run's progress only
     run = run_sync(link)
     assert run.reconciled is True
     assert Entry.objects.get(client_file=link.client_file, wow_id=document["Id"]).doc_number == "999"
